@@ -1,0 +1,156 @@
+"""Writing results back: the editor's timeline, untouched, plus our new audio tracks.
+
+Every clip we add is an ExternalReference to a WAV, placed at its record time with gaps between.
+Ranges are in whole timeline frames, because NLE formats (FCP XML, AAF) count audio in the
+timeline's timecode; the available range is the whole frames the file holds, and the exact
+sample count sits in the reference's metadata.
+Sounds that overlap go to a second (third, ...) track of the same kind, as a sound editor
+would lay them out. Our data sits under ``metadata["sonicvision"]``; nothing else is touched.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import opentimelineio as otio
+import soundfile as sf
+
+from sonicvision.events import SoundClip, SoundEvent
+
+TimeRange = otio.opentime.TimeRange
+RationalTime = otio.opentime.RationalTime
+
+NAMESPACE = "sonicvision"
+TRACK_TITLES = {"onscreen": "SV On-screen Foley", "offscreen": "SV Off-screen"}
+CUE_PREFIX = "SV CUE:"
+
+
+@dataclass(frozen=True)
+class CueMarker:
+    """An editable cue: the text and span the editor can change before a second pass."""
+
+    event: SoundEvent
+    record_range: TimeRange
+
+
+def ours(obj) -> bool:
+    """True for tracks, clips and markers SonicVision added."""
+    return NAMESPACE in obj.metadata
+
+
+def strip_ours(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
+    """A copy without anything SonicVision added: what the editor had."""
+    clean = copy.deepcopy(timeline)
+    for track in [t for t in clean.tracks if ours(t)]:
+        clean.tracks.remove(track)
+    for marker in [m for m in clean.tracks.markers if ours(m)]:
+        clean.tracks.markers.remove(marker)
+    clean.metadata.pop(NAMESPACE, None)
+    return clean
+
+
+def _lanes(clips: Sequence[SoundClip]) -> list[list[SoundClip]]:
+    """Greedy lane packing: each clip on the first lane where it does not overlap."""
+    lanes: list[list[SoundClip]] = []
+    for clip in sorted(clips, key=lambda c: c.record_range.start_time.to_seconds()):
+        for lane in lanes:
+            if lane[-1].record_range.end_time_exclusive() <= clip.record_range.start_time:
+                lane.append(clip)
+                break
+        else:
+            lanes.append([clip])
+    return lanes
+
+
+def _event_metadata(event: SoundEvent) -> dict:
+    return {
+        "text": event.text,
+        "onscreen": event.onscreen,
+        "origin": event.origin.value,
+        "confidence": round(float(event.confidence), 4),
+        "continuous": event.continuous,
+        "text_source": event.text_source,
+        "shot": event.shot_index,
+        "cue_id": event.cue_id,
+    }
+
+
+def _otio_clip(sound: SoundClip) -> otio.schema.Clip:
+    info = sf.info(str(sound.path))
+    rate = sound.record_range.duration.rate
+    whole_frames = int(info.frames * rate // info.samplerate + 1e-9)
+    available = TimeRange(RationalTime(0, rate), RationalTime(whole_frames, rate))
+    ref = otio.schema.ExternalReference(
+        target_url=Path(sound.path).resolve().as_uri(), available_range=available
+    )
+    ref.metadata[NAMESPACE] = {
+        "sample_rate": info.samplerate,
+        "channels": info.channels,
+        "samples": info.frames,
+    }
+    clip = otio.schema.Clip(
+        name=Path(sound.path).name,
+        media_reference=ref,
+        source_range=TimeRange(RationalTime(0, rate), sound.record_range.duration),
+    )
+    clip.metadata[NAMESPACE] = {
+        "event": _event_metadata(sound.event),
+        "generator": sound.generator,
+        **sound.metadata,
+    }
+    return clip
+
+
+def _track(kind: str, lane_index: int, lane: list[SoundClip], rate: float) -> otio.schema.Track:
+    title = TRACK_TITLES[kind] + (f" {lane_index + 1}" if lane_index else "")
+    track = otio.schema.Track(name=title, kind=otio.schema.TrackKind.Audio)
+    track.metadata[NAMESPACE] = {"kind": kind, "lane": lane_index}
+    cursor = RationalTime(0, rate)
+    for sound in lane:
+        start = sound.record_range.start_time.rescaled_to(rate)
+        if start > cursor:
+            track.append(otio.schema.Gap(duration=start - cursor))
+        track.append(_otio_clip(sound))
+        cursor = start + sound.record_range.duration.rescaled_to(rate)
+    return track
+
+
+def add_sound_tracks(
+    timeline: otio.schema.Timeline,
+    clips: Iterable[SoundClip],
+    cues: Iterable[CueMarker] = (),
+) -> otio.schema.Timeline:
+    """A copy of ``timeline`` with on-screen and off-screen tracks (and cue markers) added."""
+    result = copy.deepcopy(timeline)
+    rate = _timeline_rate(timeline)
+    clips = list(clips)
+    for kind in ("onscreen", "offscreen"):
+        for i, lane in enumerate(_lanes([c for c in clips if c.track == kind])):
+            result.tracks.append(_track(kind, i, lane, rate))
+    for cue in cues:
+        marker = otio.schema.Marker(
+            name=f"{CUE_PREFIX} {cue.event.text}",
+            marked_range=cue.record_range,
+            color=otio.schema.MarkerColor.CYAN
+            if cue.event.onscreen
+            else otio.schema.MarkerColor.PURPLE,
+            comment=cue.event.text,
+        )
+        marker.metadata[NAMESPACE] = {"cue": _event_metadata(cue.event)}
+        result.tracks.markers.append(marker)
+    meta = dict(result.metadata.get(NAMESPACE, {}))
+    meta.update({"version": 1, "clips": len(clips)})
+    result.metadata[NAMESPACE] = meta
+    return result
+
+
+def _timeline_rate(timeline: otio.schema.Timeline) -> float:
+    """The timeline's frame rate: its start time's rate, else the first item's."""
+    if timeline.global_start_time is not None:
+        return timeline.global_start_time.rate
+    for item in timeline.find_children(descended_from_type=otio.core.Item):
+        return item.trimmed_range().duration.rate
+    return 24.0

@@ -1,0 +1,1 @@
+"""The inference side: frames, the method's stages, the pipeline and (later) the gRPC service."""

@@ -1,0 +1,1 @@
+"""What the sounds are made of: procedural synthesis, the user's library, or the LDM."""

@@ -1,0 +1,51 @@
+"""The generator interface: a sound description and a length in, audio out.
+
+Backends (procedural synthesis, the user's SFX library, the paper's latent diffusion model)
+render at their own rate; placement aligns the sound's own onset to the event's frame, so a
+backend reports where the attack is inside what it returns.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SoundRequest:
+    """What to render. ``activity`` is T_ct at ``activity_rate`` (optional; for time control)."""
+
+    text: str
+    duration_s: float
+    continuous: bool
+    seed: int
+    sample_rate: int = 48_000
+    activity: np.ndarray | None = None
+    activity_rate: float = 0.0
+
+
+@dataclass
+class RenderedSound:
+    """Audio as float32 (samples, channels) in [-1, 1], with where its attack is."""
+
+    audio: np.ndarray
+    sample_rate: int
+    onset_s: float  # the attack's position in ``audio``; 0 for sounds with no attack
+    source: str  # preset name, library file, or model id: shown to the editor
+    metadata: dict = field(default_factory=dict)
+
+
+class Generator(ABC):
+    """Renders a sound for a text description."""
+
+    name: str = "generator"
+
+    @abstractmethod
+    def render(self, request: SoundRequest) -> RenderedSound:
+        """Render one sound; deterministic for a given request (seed included)."""
+
+    def render_batch(self, requests: list[SoundRequest]) -> list[RenderedSound]:
+        """Backends that batch (the LDM) override this; the default renders one by one."""
+        return [self.render(r) for r in requests]
