@@ -41,13 +41,17 @@ def ours(obj) -> bool:
     return NAMESPACE in obj.metadata
 
 
-def strip_ours(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
-    """A copy without anything SonicVision added: what the editor had."""
+def strip_ours(timeline: otio.schema.Timeline, keep_markers: bool = False) -> otio.schema.Timeline:
+    """A copy without anything SonicVision added: what the editor had.
+
+    ``keep_markers`` keeps our cue markers, which after ``analyze`` are the editor's to edit.
+    """
     clean = copy.deepcopy(timeline)
     for track in [t for t in clean.tracks if ours(t)]:
         clean.tracks.remove(track)
-    for marker in [m for m in clean.tracks.markers if ours(m)]:
-        clean.tracks.markers.remove(marker)
+    if not keep_markers:
+        for marker in [m for m in clean.tracks.markers if ours(m)]:
+            clean.tracks.markers.remove(marker)
     clean.metadata.pop(NAMESPACE, None)
     return clean
 

@@ -106,12 +106,21 @@ def _record_time(
     return piece.record_range.start_time + offset
 
 
-def shots_for_clip(
-    piece: PictureClip, path: Path, detect: bool = True
-) -> tuple[list[TimeRange], str]:
+@dataclass(frozen=True)
+class ClipShots:
+    """The shots found inside one visible clip, with the media frames they come from."""
+
+    ranges: list[TimeRange]
+    note: str
+    file_starts: list[int]  # first media frame of each shot
+    file_counts: list[int]
+    media_rate: float
+
+
+def shots_for_clip(piece: PictureClip, path: Path, detect: bool = True) -> ClipShots:
     """Record ranges of the shots inside one visible clip, and a note on anything unusual."""
     if piece.still:
-        return [piece.record_range], piece.note
+        return ClipShots([piece.record_range], piece.note, [0], [0], 0.0)
     clock = media_clock(path, piece.clip.media_reference.available_range)
     first = round((piece.source_range.start_time.to_seconds() - clock.start_s) * clock.rate)
     count = round(piece.source_range.duration.to_seconds() * clock.rate)
@@ -133,12 +142,17 @@ def shots_for_clip(
     bounds = [piece.record_range.start_time]
     bounds += [_record_time(piece, c, clock, first) for c in cuts]
     end = piece.record_range.end_time_exclusive()
-    ranges = [
-        TimeRange.range_from_start_end_time(a, b)
-        for a, b in zip(bounds, bounds[1:] + [end], strict=True)
-        if b > a
-    ]
-    return ranges, note
+    file_bounds = [first, *cuts, first + count]
+    kept = [i for i, (a, b) in enumerate(zip(bounds, bounds[1:] + [end], strict=True)) if b > a]
+    return ClipShots(
+        ranges=[
+            TimeRange.range_from_start_end_time(bounds[i], (bounds[1:] + [end])[i]) for i in kept
+        ],
+        note=note,
+        file_starts=[file_bounds[i] for i in kept],
+        file_counts=[file_bounds[i + 1] - file_bounds[i] for i in kept],
+        media_rate=float(clock.rate),
+    )
 
 
 def find_shots(
@@ -168,8 +182,8 @@ def find_shots(
     for i, (piece, path) in enumerate(located):
         if progress:
             progress("shots", i, len(located))
-        ranges, note = shots_for_clip(piece, path, detect=detect)
-        for record in ranges:
+        found = shots_for_clip(piece, path, detect=detect)
+        for n, record in enumerate(found.ranges):
             offset = record.start_time - piece.record_range.start_time
             scale = abs(piece.speed) or 1.0
             source = TimeRange(
@@ -189,7 +203,11 @@ def find_shots(
                     source_range=source,
                     record_range=record,
                     track_name=piece.track_name,
-                    note=note,
+                    note=found.note,
+                    first_frame=found.file_starts[n],
+                    frame_count=found.file_counts[n],
+                    media_rate=found.media_rate,
+                    speed=piece.speed,
                 )
             )
     if progress:

@@ -147,12 +147,191 @@ def cmd_shots(args) -> int:
     return 0
 
 
+def _job_options(p: argparse.ArgumentParser) -> None:
+    _timeline_options(p)
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="result timeline (format by extension; never the input)",
+    )
+    p.add_argument("--audio-dir", type=Path, help="where WAVs go (default: OUTPUT_audio/)")
+    p.add_argument("--seed", type=int, default=0, help="variation seed (same seed, same sounds)")
+    p.add_argument("--detector", default="motion", help="motion (embedded)")
+    p.add_argument("--describer", default="none", help="none (embedded: markers, names, motion)")
+    p.add_argument("--generator", default="procedural", help="procedural | library:DIR")
+    p.add_argument("--no-cues", action="store_true", help="do not add editable cue markers")
+    p.add_argument("--target-lufs", type=float, default=-20.0, help="loudness of each clip")
+
+
+def _options(args):
+    from sonicvision.server.pipeline import FoleyOptions
+    from sonicvision.server.place import Mastering
+
+    return FoleyOptions(
+        detector=args.detector,
+        describer=args.describer,
+        generator=args.generator,
+        seed=args.seed,
+        marker_rule=_marker_rule(args),
+        media_roots=list(args.media_root),
+        path_maps=list(args.path_map),
+        allow_missing=args.allow_missing,
+        rate=args.rate,
+        audio_dir=args.audio_dir,
+        cue_markers=not args.no_cues,
+        mastering=Mastering(target_lufs=args.target_lufs),
+    )
+
+
+def _report_job(result, args, title: str) -> int:
+    summary = result.summary()
+    if args.json:
+        summary["events_list"] = [
+            {
+                "text": e.text,
+                "start_s": round(e.start.to_seconds(), 4),
+                "end_s": round(e.end.to_seconds(), 4),
+                "onscreen": e.onscreen,
+                "origin": e.origin.value,
+                "text_source": e.text_source,
+                "continuous": e.continuous,
+            }
+            for e in result.analysis.events
+        ]
+        summary["clips_list"] = [str(c.path) for c in result.clips]
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(
+        f"{title}: {summary['shots']} shots, {summary['events']} events "
+        f"({summary['onscreen']} on-screen, {summary['offscreen']} off-screen), "
+        f"{summary['clips']} clips, {summary['audio_seconds']:.1f} s of audio "
+        f"in {summary['seconds']:.1f} s"
+    )
+    print(f"  wrote {summary['output']}")
+    for note in summary["notes"]:
+        print(f"  note: {note}")
+    return 0
+
+
+def _run_job(args, job, title: str) -> int:
+    bars = ProgressBars(enabled=not args.json and sys.stderr.isatty())
+    try:
+        result = job(args.timeline, args.output, _options(args), bars)
+    finally:
+        bars.close()
+    return _report_job(result, args, title)
+
+
+def cmd_foley(args) -> int:
+    from sonicvision.server.pipeline import foley
+
+    return _run_job(args, foley, "foley")
+
+
+def cmd_analyze(args) -> int:
+    from sonicvision.server.pipeline import analyze
+
+    return _run_job(args, analyze, "analyze")
+
+
+def cmd_render(args) -> int:
+    from sonicvision.server.pipeline import render
+
+    return _run_job(args, render, "render")
+
+
+def _demo_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=Path("sonicvision-demo"), help="demo folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+
+
+def cmd_demo(args) -> int:
+    from sonicvision.server.demo import run_demo
+    from sonicvision.server.pipeline import FoleyOptions
+
+    bars = ProgressBars(enabled=not args.json and sys.stderr.isatty())
+    try:
+        report = run_demo(args.out, FoleyOptions(seed=args.seed), bars)
+    finally:
+        bars.close()
+    data = {
+        "summary": report.result.summary(),
+        "timing": report.timing.to_dict(),
+        "events": report.rows,
+    }
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    s = data["summary"]
+    print(f"demo cut: {args.out / 'demo_cut.otio'}")
+    print(
+        f"result:   {s['output']}  ({s['clips']} clips, {s['audio_seconds']:.1f} s of audio, "
+        f"{s['seconds']:.1f} s)"
+    )
+    print(f"\n  {'expected':<10} {'at (s)':>8}  {'found':<45} {'error':>14}")
+    for row in report.rows:
+        err = (
+            f"{row['error_ms']:+.0f} ms {row['error_frames']:+.1f} f"
+            if row["error_ms"] is not None
+            else "missed"
+        )
+        print(
+            f"  {row['expected']:<10} {row['at_s']:8.3f}  {str(row['found'] or '-')[:45]:<45} {err:>14}"
+        )
+    t = report.timing
+    print(
+        f"\n  onset acc {t.onset_acc:.2f}  onset AP {t.onset_ap:.2f}  "
+        f"time acc {t.time_acc:.2f}  IoU {t.iou:.2f}"
+    )
+    return 0
+
+
+def _eval_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("result", type=Path, help="a timeline written by foley/render")
+    p.add_argument(
+        "--expected",
+        type=Path,
+        required=True,
+        help='JSON: {"events": [{"onset_s": .., "end_s": .., "continuous": ..}]}',
+    )
+    p.add_argument("--rate", help="frame rate for the activity vectors (default: timeline's)")
+    p.add_argument("--json", action="store_true")
+
+
+def cmd_eval(args) -> int:
+    from sonicvision.adapters import read_timeline
+    from sonicvision.adapters.io import parse_rate
+    from sonicvision.server.evaluate import evaluate_timeline, load_expected
+    from sonicvision.server.pipeline import timeline_rate
+
+    timeline = read_timeline(args.result)
+    rate = parse_rate(args.rate) or timeline_rate(timeline)
+    report = evaluate_timeline(timeline, load_expected(args.expected), rate)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(
+            f"onset acc {report.onset_acc:.3f}  onset AP {report.onset_ap:.3f}  "
+            f"time acc {report.time_acc:.3f}  IoU {report.iou:.3f}  "
+            f"({report.n_found} onsets found, {report.n_expected} expected)"
+        )
+    return 0
+
+
 COMMANDS: dict[str, tuple[Callable, Callable[[argparse.ArgumentParser], None], str]] = {
     "shots": (
         cmd_shots,
         _timeline_options,
         "list the shots and sound-prompt markers of a timeline",
     ),
+    "foley": (cmd_foley, _job_options, "the main job: detect, describe, render, write new tracks"),
+    "analyze": (cmd_analyze, _job_options, "write detected events as editable cue markers only"),
+    "render": (cmd_render, _job_options, "render from cue and SFX markers as the editor left them"),
+    "demo": (cmd_demo, _demo_options, "make a demo cut with known events, run foley, score it"),
+    "eval": (cmd_eval, _eval_options, "the paper's timing metrics for a rendered timeline"),
 }
 
 

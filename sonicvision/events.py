@@ -28,6 +28,10 @@ class Shot:
     record_range: TimeRange  # in timeline time
     track_name: str = ""
     note: str = ""  # what was done with an unusual clip (still image, speed change, ...)
+    first_frame: int = 0  # the shot's first frame in the media file
+    frame_count: int = 0  # frames of the media file it uses (0 for a still)
+    media_rate: float = 0.0  # the file's own rate
+    speed: float = 1.0  # playback speed on the timeline (0: freeze frame)
 
     @property
     def rate(self) -> float:

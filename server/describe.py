@@ -1,0 +1,113 @@
+"""What sounds: a text for each detected event (the paper's VLM stage, sec. 3.3).
+
+The embedded describer has no model. It takes, in order: the editor's SFX marker that sits on
+the event (the editor already said what it is), the clip's name when it names a sound source
+("door", "glass", ...), else a cue chosen from the motion the detector saw. Each event says
+which of these its text came from, so the editor knows what to check.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from sonicvision.events import Prompt, Shot
+
+from .detect.base import EventInterval
+
+# Cues for motion kinds the detector reports, worded so generators match them.
+MOTION_CUES = {
+    "impact": "object hits the floor, impact thud",
+    "fall": "object falls and hits the floor, impact thud",
+    "hit": "knock, hard impact",
+    "contact": "knock, hard impact",
+    "stop": "impact thud",
+    "slide": "object slides and scrapes across a surface",
+    "pass-by": "whoosh pass by",
+    "pass": "whoosh pass by",
+    "continuous": "movement, cloth rustle",
+}
+
+
+@dataclass(frozen=True)
+class Description:
+    text: str
+    source: str  # "marker", "clip name", "motion cue", "vlm"
+    marker: Prompt | None = None  # the prompt that gave the text, so it is not rendered twice
+
+
+class Describer(ABC):
+    """Names the sound of each event found in a shot."""
+
+    name: str = "describer"
+
+    @abstractmethod
+    def describe(
+        self,
+        shot: Shot,
+        events: Sequence[EventInterval],
+        event_seconds: Sequence[float],
+        prompts: Sequence[Prompt],
+        frames: np.ndarray | None = None,
+    ) -> list[Description]:
+        """One description per event; ``event_seconds`` are their onsets in timeline seconds."""
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in re.split(r"[^a-z]+", text.lower()) if len(w) > 2]
+
+
+class EmbeddedDescriber(Describer):
+    """No model: marker text, then a meaningful clip name, then a cue from the motion."""
+
+    name = "none"
+
+    def __init__(self, marker_window_s: float = 0.5, vocabulary: set[str] | None = None) -> None:
+        self.window = marker_window_s
+        self.vocabulary = vocabulary if vocabulary is not None else _default_vocabulary()
+
+    def describe(self, shot, events, event_seconds, prompts, frames=None):
+        out = []
+        clip_text = self._name_text(shot.clip_name)
+        for interval, at in zip(events, event_seconds, strict=True):
+            marker = self._marker_at(at, prompts)
+            if marker is not None:
+                out.append(Description(marker.text, "marker", marker))
+            elif clip_text:
+                out.append(Description(clip_text, "clip name"))
+            else:
+                out.append(
+                    Description(
+                        MOTION_CUES.get(interval.motion, MOTION_CUES["impact"]), "motion cue"
+                    )
+                )
+        return out
+
+    def _marker_at(self, at: float, prompts: Sequence[Prompt]) -> Prompt | None:
+        best, best_gap = None, self.window
+        for p in prompts:
+            start = p.record_range.start_time.to_seconds()
+            gap = abs(start - at)
+            if gap <= best_gap:
+                best, best_gap = p, gap
+        return best
+
+    def _name_text(self, name: str) -> str | None:
+        """A clip name is a description only if it names something a generator knows."""
+        words = _words(name.rsplit(".", 1)[0])
+        known = [w for w in words if w in self.vocabulary or w.rstrip("s") in self.vocabulary]
+        return " ".join(words) if known else None
+
+
+def _default_vocabulary() -> set[str]:
+    from .generate.procedural import PRESETS
+
+    vocab: set[str] = set()
+    for preset in PRESETS.values():
+        for keyword in preset.keywords:
+            vocab.update(_words(keyword))
+    return vocab

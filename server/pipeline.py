@@ -1,0 +1,365 @@
+"""The main job, top to bottom: timeline -> shots -> sound events -> sounds -> tracks.
+
+``analyse`` finds the events (shots, detector, describer, the editor's prompts); ``render_events``
+turns events into WAV clips placed on frames; ``foley`` does both and writes the timeline back.
+``cues_from_markers`` reads a timeline the editor has edited after ``analyze``, so ``render``
+honours every moved, resized, renamed or deleted cue. Progress leaves through one callback.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import opentimelineio as otio
+from sonicvision.adapters.io import check_output_path, read_timeline, write_timeline
+from sonicvision.adapters.markers import MarkerRule, read_prompts
+from sonicvision.adapters.media import MediaResolver
+from sonicvision.adapters.tracks import (
+    CUE_PREFIX,
+    NAMESPACE,
+    CueMarker,
+    add_sound_tracks,
+    strip_ours,
+)
+
+from sonicvision.errors import RenderError
+from sonicvision.events import Origin, Prompt, Shot, SoundClip, SoundEvent
+
+from . import frames as media_frames
+from .backends import build_describer, build_detector, build_generator
+from .detect.base import Detector
+from .generate.base import Generator, SoundRequest
+from .place import Mastering, render_clip
+from .shots import find_shots, timecode
+
+logger = logging.getLogger(__name__)
+
+RationalTime = otio.opentime.RationalTime
+TimeRange = otio.opentime.TimeRange
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class FoleyOptions:
+    """Everything a run can be told; the CLI and the server fill it the same way."""
+
+    detector: str = "motion"
+    describer: str = "none"
+    generator: str = "procedural"
+    seed: int = 0
+    marker_rule: MarkerRule = field(default_factory=MarkerRule)
+    media_roots: list[Path] = field(default_factory=list)
+    path_maps: list[str] = field(default_factory=list)
+    allow_missing: bool = False
+    rate: str | None = None
+    audio_dir: Path | None = None
+    analysis_width: int = 256
+    cue_markers: bool = True
+    mastering: Mastering = field(default_factory=Mastering)
+
+
+@dataclass
+class Analysis:
+    """What a pass found: the shots, the events, and notes for the editor."""
+
+    shots: list[Shot] = field(default_factory=list)
+    events: list[SoundEvent] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FoleyResult:
+    output: Path
+    analysis: Analysis
+    clips: list[SoundClip]
+    seconds: float
+    audio_seconds: float
+
+    def summary(self) -> dict:
+        return {
+            "output": str(self.output),
+            "shots": len(self.analysis.shots),
+            "events": len(self.analysis.events),
+            "onscreen": sum(e.onscreen for e in self.analysis.events),
+            "offscreen": sum(not e.onscreen for e in self.analysis.events),
+            "clips": len(self.clips),
+            "audio_seconds": round(self.audio_seconds, 3),
+            "seconds": round(self.seconds, 3),
+            "notes": self.analysis.notes,
+        }
+
+
+def _quiet(stage: str, done: int, total: int) -> None:
+    return None
+
+
+def _frame(seconds: float, rate: float) -> RationalTime:
+    return RationalTime(round(seconds * rate), rate)
+
+
+def timeline_rate(timeline: otio.schema.Timeline) -> float:
+    if timeline.global_start_time is not None:
+        return timeline.global_start_time.rate
+    for clip in timeline.find_clips():
+        return clip.trimmed_range().duration.rate
+    return 24.0
+
+
+def detect_shot_events(
+    shot: Shot, detector: Detector, width: int
+) -> tuple[list, list[float], list[float]]:
+    """Run the detector on one shot's frames; intervals with onsets and ends in timeline seconds."""
+    if shot.frame_count < 2 or shot.speed <= 0:
+        return [], [], []  # stills and freeze frames make no on-screen sound
+    frames = media_frames.read_frames(shot.media_path, shot.first_frame, shot.frame_count, width)
+    detection = detector.detect(frames, shot.media_rate)
+    base = shot.record_range.start_time.to_seconds()
+    scale = 1.0 / (shot.media_rate * shot.speed)
+    onsets = [base + iv.onset * scale for iv in detection.intervals]
+    ends = [base + iv.end * scale for iv in detection.intervals]
+    return detection.intervals, onsets, ends
+
+
+def analyse(
+    timeline: otio.schema.Timeline,
+    resolver: MediaResolver,
+    options: FoleyOptions,
+    progress: Progress = _quiet,
+) -> Analysis:
+    """Shots, on-screen events (detector + describer) and off-screen prompts, in timeline time."""
+    rate = timeline_rate(timeline)
+    # 1. Shots: visible picture, media checked for every clip before any work.
+    shot_list = find_shots(
+        timeline, resolver, allow_missing=options.allow_missing, progress=progress
+    )
+    prompts, marker_notes = read_prompts(timeline, options.marker_rule)
+    result = Analysis(shots=shot_list.shots, notes=shot_list.notes + marker_notes)
+    detector = build_detector(options.detector)
+    describer = build_describer(options.describer)
+    claimed: set[int] = set()
+    # 2. When: per-frame activity per shot. 3. What: a description per event.
+    for i, shot in enumerate(shot_list.shots):
+        progress("detect", i, len(shot_list.shots))
+        intervals, onsets, ends = detect_shot_events(shot, detector, options.analysis_width)
+        if not intervals:
+            continue
+        described = describer.describe(shot, intervals, onsets, prompts)
+        shot_end = shot.record_range.end_time_exclusive().to_seconds()
+        for n, (iv, on, end, desc) in enumerate(
+            zip(intervals, onsets, ends, described, strict=True)
+        ):
+            if desc.marker is not None:
+                claimed.add(id(desc.marker))
+            start = _frame(on, rate)
+            stop = max(_frame(min(end, shot_end), rate), start + RationalTime(1, rate))
+            result.events.append(
+                SoundEvent(
+                    text=desc.text,
+                    start=start,
+                    end=stop,
+                    onscreen=True,
+                    origin=Origin.DETECTED,
+                    confidence=float(min(1.0, iv.strength)),
+                    continuous=iv.continuous,
+                    shot_index=shot.index,
+                    text_source=desc.source,
+                    cue_id=f"s{shot.index}e{n}",
+                )
+            )
+    progress("detect", len(shot_list.shots), len(shot_list.shots))
+    # 4. Off-screen: every prompt no on-screen event took as its description.
+    for n, prompt in enumerate(p for p in prompts if id(p) not in claimed):
+        result.events.append(prompt_event(prompt, n))
+    result.events.sort(key=lambda e: (e.start.to_seconds(), not e.onscreen))
+    return result
+
+
+def prompt_event(prompt: Prompt, n: int) -> SoundEvent:
+    return SoundEvent(
+        text=prompt.text,
+        start=prompt.record_range.start_time,
+        end=prompt.record_range.end_time_exclusive(),
+        onscreen=False,
+        origin=Origin.MARKER,
+        continuous=True,
+        text_source="marker",
+        cue_id=f"m{n}",
+    )
+
+
+def render_events(
+    events: list[SoundEvent],
+    timeline: otio.schema.Timeline,
+    options: FoleyOptions,
+    audio_dir: Path,
+    progress: Progress = _quiet,
+) -> list[SoundClip]:
+    """Render, place and write every event; a generator that finds nothing falls back."""
+    rate = timeline_rate(timeline)
+    generator = build_generator(options.generator)
+    fallback: Generator | None = None
+    clips: list[SoundClip] = []
+    for i, event in enumerate(events):
+        progress("render", i, len(events))
+        request = SoundRequest(
+            text=event.text,
+            duration_s=max(event.duration.to_seconds(), 1.0 / rate),
+            continuous=event.continuous,
+            seed=options.seed * 100_003 + i,
+        )
+        used = generator
+        try:
+            sound = generator.render(request)
+        except RenderError as exc:
+            if fallback is None:
+                fallback = build_generator("procedural")
+            logger.warning("%s; using procedural synthesis for %r", exc, event.text)
+            sound, used = fallback.render(request), fallback
+        clips.append(
+            render_clip(
+                event,
+                sound,
+                rate,
+                audio_dir,
+                timecode(event.start, timeline),
+                used.name,
+                options.mastering,
+            )
+        )
+    progress("render", len(events), len(events))
+    return clips
+
+
+def default_audio_dir(output: Path) -> Path:
+    return output.with_name(output.stem + "_audio")
+
+
+def _run(
+    timeline_path: Path,
+    output: Path,
+    options: FoleyOptions,
+    progress: Progress,
+    events_for: Callable[[otio.schema.Timeline, MediaResolver], Analysis],
+    render: bool,
+    cues: bool,
+    keep_markers: bool = False,
+) -> FoleyResult:
+    started = time.perf_counter()
+    timeline = read_timeline(timeline_path, rate=options.rate)
+    check_output_path(output, inputs=[timeline_path])  # refuse before any work
+    resolver = MediaResolver(timeline_path, options.media_roots, options.path_maps)
+    analysis = events_for(timeline, resolver)
+    audio_dir = options.audio_dir or default_audio_dir(output)
+    clips: list[SoundClip] = []
+    try:
+        if render:
+            clips = render_events(analysis.events, timeline, options, audio_dir, progress)
+        cue_markers = [
+            CueMarker(e, TimeRange(e.start, e.duration)) for e in analysis.events if e.onscreen
+        ]
+        base = strip_ours(timeline, keep_markers=keep_markers)
+        result = add_sound_tracks(base, clips, cue_markers if cues else [])
+        written = write_timeline(result, output, inputs=[timeline_path])
+    except BaseException:
+        for clip in clips:  # a failed run leaves nothing behind
+            clip.path.unlink(missing_ok=True)
+        raise
+    audio_seconds = sum(c.record_range.duration.to_seconds() for c in clips)
+    return FoleyResult(written, analysis, clips, time.perf_counter() - started, audio_seconds)
+
+
+def foley(
+    timeline_path: Path, output: Path, options: FoleyOptions, progress: Progress = _quiet
+) -> FoleyResult:
+    """The main job: analyse the cut, render every event, write the timeline with new tracks."""
+    return _run(
+        timeline_path,
+        output,
+        options,
+        progress,
+        lambda tl, res: analyse(tl, res, options, progress),
+        render=True,
+        cues=options.cue_markers,
+    )
+
+
+def analyze(
+    timeline_path: Path, output: Path, options: FoleyOptions, progress: Progress = _quiet
+) -> FoleyResult:
+    """First pass: detected events written as editable cue markers, no audio."""
+    return _run(
+        timeline_path,
+        output,
+        options,
+        progress,
+        lambda tl, res: analyse(tl, res, options, progress),
+        render=False,
+        cues=True,
+    )
+
+
+def cues_from_markers(timeline: otio.schema.Timeline, rule: MarkerRule) -> Analysis:
+    """The events as the editor left them: cue markers (edited) and SFX prompt markers."""
+    result = Analysis()
+    rate = timeline_rate(timeline)
+    for n, marker in enumerate(timeline.tracks.markers):
+        meta = (
+            marker.metadata.get(NAMESPACE, {}).get("cue") if NAMESPACE in marker.metadata else None
+        )
+        is_cue = meta is not None or marker.name.upper().startswith(CUE_PREFIX)
+        if not is_cue:
+            continue
+        name = marker.name
+        text = (
+            name[len(CUE_PREFIX) :].strip() if name.upper().startswith(CUE_PREFIX) else name.strip()
+        )
+        if not text:
+            at = timecode(marker.marked_range.start_time, timeline)
+            result.notes.append(f"cue marker at {at} has no text: skipped")
+            continue
+        span = marker.marked_range
+        duration = (
+            span.duration
+            if span.duration.value > 0
+            else RationalTime(1, span.duration.rate or rate)
+        )
+        meta = dict(meta or {})
+        result.events.append(
+            SoundEvent(
+                text=text,
+                start=span.start_time,
+                end=span.start_time + duration,
+                onscreen=True,
+                origin=Origin.USER,
+                confidence=float(meta.get("confidence", 1.0)),
+                continuous=bool(meta.get("continuous", duration.to_seconds() > 0.5)),
+                shot_index=meta.get("shot"),
+                text_source="cue marker",
+                cue_id=str(meta.get("cue_id", f"c{n}")),
+            )
+        )
+    prompts, notes = read_prompts(timeline, rule)
+    result.notes += notes
+    result.events += [prompt_event(p, n) for n, p in enumerate(prompts)]
+    result.events.sort(key=lambda e: (e.start.to_seconds(), not e.onscreen))
+    return result
+
+
+def render(
+    timeline_path: Path, output: Path, options: FoleyOptions, progress: Progress = _quiet
+) -> FoleyResult:
+    """Second pass: render exactly what the cue and SFX markers say, no detection."""
+    return _run(
+        timeline_path,
+        output,
+        options,
+        progress,
+        lambda tl, _res: cues_from_markers(tl, options.marker_rule),
+        render=True,
+        cues=False,
+        keep_markers=True,  # the editor's cues stay; old SonicVision tracks go
+    )
