@@ -120,7 +120,7 @@ def make_demo_cut(
     timeline.tracks.markers.append(
         otio.schema.Marker(
             name="SFX: distant traffic, city ambience",
-            marked_range=TimeRange(RationalTime(24, fps), RationalTime(72, fps)),
+            marked_range=TimeRange(RationalTime(84, fps), RationalTime(96, fps)),
             color=otio.schema.MarkerColor.PURPLE,
         )
     )

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import opentimelineio as otio
 from sonicvision.adapters.io import check_output_path, read_timeline, write_timeline
 from sonicvision.adapters.markers import MarkerRule, read_prompts
@@ -29,9 +30,8 @@ from sonicvision.adapters.tracks import (
 from sonicvision.errors import RenderError
 from sonicvision.events import Origin, Prompt, Shot, SoundClip, SoundEvent
 
-from . import frames as media_frames
 from .backends import build_describer, build_detector, build_generator
-from .detect.base import Detector
+from .detect.base import Detection
 from .generate.base import Generator, SoundRequest
 from .place import Mastering, render_clip
 from .shots import find_shots, timecode
@@ -109,19 +109,13 @@ def timeline_rate(timeline: otio.schema.Timeline) -> float:
     return 24.0
 
 
-def detect_shot_events(
-    shot: Shot, detector: Detector, width: int
-) -> tuple[list, list[float], list[float]]:
-    """Run the detector on one shot's frames; intervals with onsets and ends in timeline seconds."""
-    if shot.frame_count < 2 or shot.speed <= 0:
-        return [], [], []  # stills and freeze frames make no on-screen sound
-    frames = media_frames.read_frames(shot.media_path, shot.first_frame, shot.frame_count, width)
-    detection = detector.detect(frames, shot.media_rate)
+def _seconds(shot: Shot, detection: Detection) -> tuple[list[float], list[float]]:
+    """Onsets and ends of a shot's detected intervals, in timeline seconds."""
     base = shot.record_range.start_time.to_seconds()
     scale = 1.0 / (shot.media_rate * shot.speed)
     onsets = [base + iv.onset * scale for iv in detection.intervals]
     ends = [base + iv.end * scale for iv in detection.intervals]
-    return detection.intervals, onsets, ends
+    return onsets, ends
 
 
 def analyse(
@@ -132,26 +126,37 @@ def analyse(
 ) -> Analysis:
     """Shots, on-screen events (detector + describer) and off-screen prompts, in timeline time."""
     rate = timeline_rate(timeline)
-    # 1. Shots: visible picture, media checked for every clip before any work.
+    detector = build_detector(options.detector)
+    describer = build_describer(options.describer)
+    detections: dict[int, Detection] = {}
+
+    def detect(shot: Shot, pictures: np.ndarray | None) -> None:
+        # 2. When: per-frame activity, from the pictures the shot scan already decoded.
+        if pictures is not None and len(pictures) >= 2 and shot.speed > 0:
+            detections[shot.index] = detector.detect(pictures, shot.media_rate)
+
+    # 1. Shots: visible picture, media checked for every clip before any work; one decode.
     shot_list = find_shots(
-        timeline, resolver, allow_missing=options.allow_missing, progress=progress
+        timeline,
+        resolver,
+        allow_missing=options.allow_missing,
+        progress=progress,
+        on_shot=detect,
+        width=options.analysis_width,
     )
     prompts, marker_notes = read_prompts(timeline, options.marker_rule)
     result = Analysis(shots=shot_list.shots, notes=shot_list.notes + marker_notes)
-    detector = build_detector(options.detector)
-    describer = build_describer(options.describer)
     claimed: set[int] = set()
-    # 2. When: per-frame activity per shot. 3. What: a description per event.
-    for i, shot in enumerate(shot_list.shots):
-        progress("detect", i, len(shot_list.shots))
-        intervals, onsets, ends = detect_shot_events(shot, detector, options.analysis_width)
-        if not intervals:
+    # 3. What: a description per event.
+    for shot in shot_list.shots:
+        detection = detections.get(shot.index)
+        if detection is None or not detection.intervals:
             continue
-        described = describer.describe(shot, intervals, onsets, prompts)
+        onsets, ends = _seconds(shot, detection)
+        described = describer.describe(shot, detection.intervals, onsets, prompts)
         shot_end = shot.record_range.end_time_exclusive().to_seconds()
-        for n, (iv, on, end, desc) in enumerate(
-            zip(intervals, onsets, ends, described, strict=True)
-        ):
+        rows = zip(detection.intervals, onsets, ends, described, strict=True)
+        for n, (iv, on, end, desc) in enumerate(rows):
             if desc.marker is not None:
                 claimed.add(id(desc.marker))
             start = _frame(on, rate)
@@ -170,7 +175,6 @@ def analyse(
                     cue_id=f"s{shot.index}e{n}",
                 )
             )
-    progress("detect", len(shot_list.shots), len(shot_list.shots))
     # 4. Off-screen: every prompt no on-screen event took as its description.
     for n, prompt in enumerate(p for p in prompts if id(p) not in claimed):
         result.events.append(prompt_event(prompt, n))

@@ -105,7 +105,7 @@ def place(
             audio = np.pad(audio, ((0, want - len(audio)), (0, 0)))
         audio = _fade(
             audio,
-            round(mastering.fade_in_s * 4 * PROJECT_RATE),
+            round(mastering.fade_in_s * PROJECT_RATE),
             round(mastering.fade_out_s * PROJECT_RATE),
         )
         onset = 0

@@ -9,14 +9,15 @@ frames where it plays on the timeline.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 import opentimelineio as otio
-from scenedetect import ContentDetector, SceneManager, open_video
+from scenedetect import ContentDetector, FrameTimecode
 from sonicvision.adapters.errors import MediaNotFoundError
 from sonicvision.adapters.media import MediaResolver
 from sonicvision.adapters.picture import PictureClip, visible_picture
@@ -24,11 +25,15 @@ from sonicvision.adapters.picture import PictureClip, visible_picture
 from sonicvision.errors import MediaError
 from sonicvision.events import Shot
 
+from . import frames
+from .frames import ANALYSIS_WIDTH, MediaInfo
+
 logger = logging.getLogger(__name__)
 
 TimeRange = otio.opentime.TimeRange
 RationalTime = otio.opentime.RationalTime
 Progress = Callable[[str, int, int], None]
+ShotCallback = Callable[[Shot, "np.ndarray | None"], None]
 
 
 @dataclass(frozen=True)
@@ -49,51 +54,83 @@ class ShotList:
     skipped: list[str] = field(default_factory=list)  # clips whose media was missing
 
 
-def media_clock(path: Path, available: TimeRange | None) -> MediaClock:
+def media_clock(path: Path, available: TimeRange | None, info: MediaInfo) -> MediaClock:
     """Rate and length from the file; where its first frame sits in source time.
 
     The timeline's available range is the most reliable start (the NLE read the file); without
-    it (EDLs), the file's own timecode track; without that, zero.
+    it (EDLs), the file's own timecode; without that, zero.
     """
+    if available is not None and available.duration.value > 0:
+        start = available.start_time.to_seconds()
+    else:
+        tc = _embedded_timecode(path)
+        start = otio.opentime.from_timecode(tc, float(info.rate_exact)).to_seconds() if tc else 0.0
+    return MediaClock(rate=info.rate_exact, frames=info.frame_count, start_s=start)
+
+
+def _embedded_timecode(path: Path) -> str | None:
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
-            rate = Fraction(stream.average_rate or stream.guessed_rate or 0)
-            frames = stream.frames or 0
-            if not frames and stream.duration and stream.time_base:
-                frames = round(stream.duration * stream.time_base * rate)
-            timecode = stream.metadata.get("timecode") or container.metadata.get("timecode")
-    except (av.error.FFmpegError, IndexError, ValueError) as exc:
-        raise MediaError(f"cannot read video: {exc}", path=path) from exc
-    if rate <= 0:
-        raise MediaError("video has no usable frame rate", path=path)
-    if available is not None and available.duration.value > 0:
-        start = available.start_time.to_seconds()
-    elif timecode:
-        start = otio.opentime.from_timecode(timecode, float(rate)).to_seconds()
-    else:
-        start = 0.0
-    return MediaClock(rate=rate, frames=frames, start_s=start)
+            return stream.metadata.get("timecode") or container.metadata.get("timecode")
+    except (av.error.FFmpegError, IndexError):
+        return None
 
 
-def detect_cuts(
-    path: Path, start_frame: int, frame_count: int, threshold: float = 27.0, min_shot_s: float = 0.3
-) -> list[int]:
-    """File-frame indices where a new shot starts, strictly inside [start, start+count).
+@dataclass(frozen=True)
+class ShotFrames:
+    """One shot found while scanning a clip: its media frames, and the pictures if kept."""
 
-    PySceneDetect's default minimum shot (15 frames) would hide a cut early in a trimmed clip;
-    editors trim close to cuts, so the minimum here is a third of a second.
+    first: int  # media frame index
+    count: int
+    pictures: np.ndarray | None  # (count, H, W, 3) BGR at analysis width, or None
+
+
+def scan_clip(
+    path: Path,
+    first: int,
+    count: int,
+    info: MediaInfo,
+    *,
+    width: int = ANALYSIS_WIDTH,
+    keep_pictures: bool = False,
+    threshold: float = 27.0,
+    min_shot_s: float = 0.3,
+) -> Iterator[ShotFrames]:
+    """Decode a clip's used frames once, find its cuts (PySceneDetect's ContentDetector) and
+    hand over each shot with its pictures, so detection needs no second decode.
+
+    PySceneDetect downscales to ~256 px itself before scoring; we give it frames already at the
+    analysis width. Its default minimum shot (15 frames) would hide a cut early in a trimmed
+    clip; editors trim close to cuts, so the minimum here is a third of a second.
     """
-    if frame_count < 2:
-        return []
-    video = open_video(str(path))
-    video.seek(start_frame)
-    manager = SceneManager()
-    min_len = max(2, round(min_shot_s * float(video.frame_rate)))
-    manager.add_detector(ContentDetector(threshold=threshold, min_scene_len=min_len))
-    manager.detect_scenes(video=video, duration=frame_count)
-    starts = [s.frame_num for s, _ in manager.get_scene_list(start_in_scene=True)]
-    return [c for c in starts if start_frame < c < start_frame + frame_count]
+    rate = info.rate_exact
+    detector = ContentDetector(threshold=threshold, min_scene_len=max(2, round(min_shot_s * rate)))
+    held: list[np.ndarray] = []
+    shot_first = first
+
+    def flush(upto: int) -> ShotFrames:
+        nonlocal held, shot_first
+        n = upto - shot_first
+        pictures = np.stack(held[:n]) if keep_pictures and n else None
+        held = held[n:] if keep_pictures else held
+        done = ShotFrames(shot_first, n, pictures)
+        shot_first = upto
+        return done
+
+    last = first
+    for i, picture in enumerate(frames.iter_frames(path, first, count, width, info=info)):
+        last = first + i
+        if keep_pictures:
+            held.append(picture)
+        for cut in detector.process_frame(FrameTimecode(last, rate), picture):
+            if shot_first < cut.frame_num < first + count:
+                yield flush(cut.frame_num)
+    for cut in detector.post_process(FrameTimecode(last, rate)):
+        if shot_first < cut.frame_num < first + count:
+            yield flush(cut.frame_num)
+    if first + count > shot_first:
+        yield flush(first + count)
 
 
 def _record_time(
@@ -102,30 +139,58 @@ def _record_time(
     """The timeline frame where ``file_frame`` plays (speed changes included)."""
     rate = piece.record_range.start_time.rate
     seconds = Fraction(file_frame - first) / clock.rate / Fraction(abs(piece.speed) or 1)
-    offset = RationalTime(round(seconds * Fraction(rate)), rate)
-    return piece.record_range.start_time + offset
+    return piece.record_range.start_time + RationalTime(round(seconds * Fraction(rate)), rate)
 
 
-@dataclass(frozen=True)
-class ClipShots:
-    """The shots found inside one visible clip, with the media frames they come from."""
+def _source_range(piece: PictureClip, record: TimeRange) -> TimeRange:
+    """The media time a record range of ``piece`` shows."""
+    offset = record.start_time - piece.record_range.start_time
+    scale = abs(piece.speed) or 1.0
+    origin = piece.source_range.start_time
+    return TimeRange(
+        origin + RationalTime(offset.value * scale, offset.rate).rescaled_to(origin),
+        RationalTime(record.duration.value * scale, record.duration.rate).rescaled_to(origin),
+    )
 
-    ranges: list[TimeRange]
-    note: str
-    file_starts: list[int]  # first media frame of each shot
-    file_counts: list[int]
-    media_rate: float
 
+def clip_shots(
+    piece: PictureClip,
+    path: Path,
+    start_index: int,
+    *,
+    detect_cuts: bool = True,
+    width: int = ANALYSIS_WIDTH,
+    on_shot: ShotCallback | None = None,
+) -> list[Shot]:
+    """The shots inside one visible clip; ``on_shot`` gets each with its pictures."""
 
-def shots_for_clip(piece: PictureClip, path: Path, detect: bool = True) -> ClipShots:
-    """Record ranges of the shots inside one visible clip, and a note on anything unusual."""
-    if piece.still:
-        return ClipShots([piece.record_range], piece.note, [0], [0], 0.0)
-    clock = media_clock(path, piece.clip.media_reference.available_range)
+    def make(record: TimeRange, note: str, first: int, count: int, rate: float) -> Shot:
+        return Shot(
+            index=start_index + len(made),
+            clip_name=piece.name,
+            media_path=path,
+            source_range=_source_range(piece, record),
+            record_range=record,
+            track_name=piece.track_name,
+            note=note,
+            first_frame=first,
+            frame_count=count,
+            media_rate=rate,
+            speed=piece.speed,
+        )
+
+    made: list[Shot] = []
+    if piece.still or piece.speed <= 0:
+        made.append(make(piece.record_range, piece.note, 0, 0, 0.0))
+        if on_shot:
+            on_shot(made[-1], None)
+        return made
+    info = frames.probe(path)
+    clock = media_clock(path, piece.clip.media_reference.available_range, info)
     first = round((piece.source_range.start_time.to_seconds() - clock.start_s) * clock.rate)
     count = round(piece.source_range.duration.to_seconds() * clock.rate)
     note = piece.note
-    if clock.frames and (first < 0 or first >= clock.frames):
+    if first < 0 or first >= clock.frames:
         raise MediaError(
             f"clip uses source frames {first}..{first + count} but the file has "
             f"{clock.frames} frames (start timecode or media mismatch)",
@@ -133,26 +198,36 @@ def shots_for_clip(piece: PictureClip, path: Path, detect: bool = True) -> ClipS
             clip=piece.name,
             field="source_range",
         )
-    if clock.frames and first + count > clock.frames:
-        note = ", ".join(
-            filter(None, [note, f"media ends {first + count - clock.frames} frames early"])
-        )
+    if first + count > clock.frames:
+        short = f"media ends {first + count - clock.frames} frames early"
+        note = ", ".join(filter(None, [note, short]))
         count = clock.frames - first
-    cuts = detect_cuts(path, first, count) if detect and piece.speed > 0 else []
-    bounds = [piece.record_range.start_time]
-    bounds += [_record_time(piece, c, clock, first) for c in cuts]
+    if count <= 0:
+        return made
     end = piece.record_range.end_time_exclusive()
-    file_bounds = [first, *cuts, first + count]
-    kept = [i for i, (a, b) in enumerate(zip(bounds, bounds[1:] + [end], strict=True)) if b > a]
-    return ClipShots(
-        ranges=[
-            TimeRange.range_from_start_end_time(bounds[i], (bounds[1:] + [end])[i]) for i in kept
-        ],
-        note=note,
-        file_starts=[file_bounds[i] for i in kept],
-        file_counts=[file_bounds[i + 1] - file_bounds[i] for i in kept],
-        media_rate=float(clock.rate),
-    )
+    if not detect_cuts:
+        spans: Iterator[ShotFrames] = iter([ShotFrames(first, count, None)])
+    else:
+        spans = scan_clip(path, first, count, info, width=width, keep_pictures=on_shot is not None)
+    for span in spans:
+        start = _record_time(piece, span.first, clock, first)
+        stop = min(end, _record_time(piece, span.first + span.count, clock, first))
+        if span.first + span.count >= first + count:
+            stop = end  # the last shot runs to the clip's end, whatever the rounding
+        if stop <= start:
+            continue
+        made.append(
+            make(
+                TimeRange.range_from_start_end_time(start, stop),
+                note,
+                span.first,
+                span.count,
+                float(clock.rate),
+            )
+        )
+        if on_shot:
+            on_shot(made[-1], span.pictures)
+    return made
 
 
 def find_shots(
@@ -162,8 +237,14 @@ def find_shots(
     allow_missing: bool = False,
     detect: bool = True,
     progress: Progress | None = None,
+    on_shot: ShotCallback | None = None,
+    width: int = ANALYSIS_WIDTH,
 ) -> ShotList:
-    """Every shot on the timeline, in record order. Media is checked for all clips first."""
+    """Every shot on the timeline, in record order. Media is checked for all clips first.
+
+    With ``on_shot``, each shot is handed over with its decoded pictures as soon as it is found,
+    so the caller analyses it without decoding again and without holding the whole clip.
+    """
     pieces, notes = visible_picture(timeline)
     result = ShotList(notes=list(notes))
     located: list[tuple[PictureClip, Path]] = []
@@ -182,34 +263,9 @@ def find_shots(
     for i, (piece, path) in enumerate(located):
         if progress:
             progress("shots", i, len(located))
-        found = shots_for_clip(piece, path, detect=detect)
-        for n, record in enumerate(found.ranges):
-            offset = record.start_time - piece.record_range.start_time
-            scale = abs(piece.speed) or 1.0
-            source = TimeRange(
-                piece.source_range.start_time
-                + RationalTime(offset.value * scale, offset.rate).rescaled_to(
-                    piece.source_range.start_time
-                ),
-                RationalTime(record.duration.value * scale, record.duration.rate).rescaled_to(
-                    piece.source_range.start_time
-                ),
-            )
-            result.shots.append(
-                Shot(
-                    index=len(result.shots),
-                    clip_name=piece.name,
-                    media_path=path,
-                    source_range=source,
-                    record_range=record,
-                    track_name=piece.track_name,
-                    note=found.note,
-                    first_frame=found.file_starts[n],
-                    frame_count=found.file_counts[n],
-                    media_rate=found.media_rate,
-                    speed=piece.speed,
-                )
-            )
+        result.shots += clip_shots(
+            piece, path, len(result.shots), detect_cuts=detect, width=width, on_shot=on_shot
+        )
     if progress:
         progress("shots", len(located), len(located))
     return result

@@ -17,6 +17,14 @@ from pathlib import Path
 from tqdm import tqdm
 
 from sonicvision.errors import SonicVisionError
+from sonicvision.server.service.cli import (
+    JOBS_HELP,
+    SERVE_HELP,
+    cmd_jobs,
+    cmd_serve,
+    jobs_options,
+    serve_options,
+)
 
 logger = logging.getLogger("sonicvision")
 
@@ -332,6 +340,8 @@ COMMANDS: dict[str, tuple[Callable, Callable[[argparse.ArgumentParser], None], s
     "render": (cmd_render, _job_options, "render from cue and SFX markers as the editor left them"),
     "demo": (cmd_demo, _demo_options, "make a demo cut with known events, run foley, score it"),
     "eval": (cmd_eval, _eval_options, "the paper's timing metrics for a rendered timeline"),
+    "serve": (cmd_serve, serve_options, SERVE_HELP),
+    "jobs": (cmd_jobs, jobs_options, JOBS_HELP),
 }
 
 

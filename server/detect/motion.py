@@ -1,0 +1,455 @@
+"""The embedded timestamp detector: when things hit, slide or pass by, from the pictures alone.
+
+No weights. Dense optical flow (OpenCV DIS) between neighbouring frames, with the camera's
+motion taken out, gives each pixel's velocity arriving at a frame and leaving it. A sound's
+attack is where something stops suddenly; a sustained sound is where something keeps moving.
+
+How intervals are built (frame indices relative to the first frame passed in):
+
+* **impact** (``continuous=False``): frame ``t`` is an impact when enough pixels of frame ``t``
+  arrived fast and leave at less than half that speed (a sudden stop or a bounce), i.e. the
+  deceleration along the incoming direction is large. ``onset`` is ``t``, the contact frame:
+  the first frame where the object is at rest (or turns back). The interval is
+  ``[t, t + round(impact_span_s * rate))``, clipped to the shot: a short attack-and-decay span.
+* **continuous** (``continuous=True``, ``motion`` "slide" or "pass-by"): frames where enough
+  pixels move faster than a walking-pace threshold, joined across short gaps and kept when at
+  least ``min_continuous_s`` long. Motion that ends in an impact (up to its span) is that
+  impact's approach (a fall, a swing) and makes no continuous event of its own. A run whose
+  moving pixels touch the frame edge at its start or end is a "pass-by", otherwise a "slide".
+
+Speeds are measured in frame widths per second, so the thresholds mean the same thing at any
+analysis size and frame rate. The global (camera) motion of each frame pair is the median
+flow, which is subtracted: a smooth pan or tilt is not an event. Hard cuts (almost no pixel
+matches across the pair) carry no evidence.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from sonicvision.server.detect.base import Detection, Detector, EventInterval
+
+logger = logging.getLogger(__name__)
+
+IMPACT_SPAN_S = 0.2
+
+
+@dataclass(frozen=True)
+class MotionConfig:
+    """Thresholds of :class:`MotionDetector`: speeds in frame widths per second, areas as
+    fractions of the frame, levels in 8-bit grey."""
+
+    flow_width: int = 160  # width the flow is computed at, pixels
+    impact_speed: float = 0.2  # a stop loses at least this speed ...
+    impact_fraction: float = 0.5  # ... and at least this fraction of its incoming speed
+    impact_area: float = 0.0012  # stopping pixels needed for an impact
+    move_speed: float = 0.05  # a pixel moves above this speed
+    flow_noise_px: float = 0.25  # flow below this many pixels per frame is noise, at any rate
+    move_area: float = 0.0025  # moving pixels needed for continuous activity
+    min_level: float = 10.0  # least grey-level change that counts as a change
+    min_slope: float = 1.5  # grey levels per pixel: flatter areas have no measurable flow
+    impact_span_s: float = IMPACT_SPAN_S
+    min_continuous_s: float = 0.24
+    max_gap_s: float = 0.12
+    cut_unmatched: float = 0.5  # a pair where the flow matches fewer pixels than this is a cut
+
+
+class MotionDetector(Detector):
+    """Optical-flow onset detector (the weights-free default for the timestamp detector)."""
+
+    name = "motion"
+
+    def __init__(self, config: MotionConfig | None = None) -> None:
+        self.config = config or MotionConfig()
+        self._dis: cv2.DISOpticalFlow | None = None
+
+    def detect(self, frames: np.ndarray, rate: float) -> Detection:
+        frames = np.asarray(frames)
+        if frames.ndim != 4 or frames.shape[-1] != 3:
+            raise ValueError(f"frames must be (T, H, W, 3) BGR, got shape {frames.shape}")
+        if not rate > 0:
+            raise ValueError(f"rate must be positive, got {rate}")
+        n = len(frames)
+        if n < 2:
+            return Detection(np.zeros(n, bool), [], np.zeros(n, np.float32), ["too few frames"])
+        evidence = self._evidence(frames, float(rate))
+        return self._decide(evidence, float(rate))
+
+    # 1. Per-frame evidence from the flow.
+
+    def _flow(self) -> cv2.DISOpticalFlow:
+        if self._dis is None:
+            dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+            # Finer than the preset (whose scale 2 loses small objects) and without the
+            # variational smoothing, which drags a fast object's flow towards what it hits.
+            dis.setFinestScale(1)
+            dis.setPatchStride(3)
+            dis.setVariationalRefinementIterations(0)
+            self._dis = dis
+        return self._dis
+
+    def _evidence(self, frames: np.ndarray, rate: float) -> _Evidence:
+        n, h, w = frames.shape[:3]
+        fw = min(self.config.flow_width, w)
+        fh = max(8, int(round(h * fw / w)))
+        grid = _Grid(fw, fh, rate / fw)
+        ev = _Evidence.empty(n)
+        cut = self.config.cut_unmatched
+        dis = self._flow()
+        prev = _gray(frames[0], fw, fh)
+        prev_tex = _Structure.of(prev, self.config.min_slope)
+        prev_in: _Incoming | None = None
+        before: _Incoming | None = None  # how frame t-2 arrived: nothing known for frame 0
+        for t in range(1, n):
+            cur = _gray(frames[t], fw, fh)
+            cur_tex = _Structure.of(cur, self.config.min_slope)
+            back = dis.calc(cur, prev, None)  # on frame t, towards t-1
+            fwd = dis.calc(prev, cur, None)  # on frame t-1, towards t
+            inc = self._incoming(grid, prev, cur, cur_tex, back, fwd)
+            ev.camera[t] = inc.camera
+            ev.unmatched[t] = inc.unmatched
+            ev.moving[t] = inc.moving.mean()
+            ev.speed[t] = float(inc.speed[inc.moving].mean()) if inc.moving.any() else 0.0
+            if inc.moving.any():
+                ev.at_edge[t] = inc.moving[grid.band(inc.margin)].sum() / inc.moving.sum()
+            # Frame t-1 can now be judged: how it arrived, how it left, and what came before.
+            if before is not None and max(ev.unmatched[t - 2 : t + 1]) < cut:
+                self._impact(ev, t - 1, grid, before, prev_in, inc, fwd, prev, prev_tex, cur)
+            before, prev, prev_tex, prev_in = prev_in, cur, cur_tex, inc
+        return ev
+
+    def _incoming(
+        self,
+        grid: _Grid,
+        prev: np.ndarray,
+        cur: np.ndarray,
+        structure: _Structure,
+        back: np.ndarray,
+        fwd: np.ndarray,
+    ) -> _Incoming:
+        """How the pixels of frame t arrived from t-1: velocity, reliability, moving mask."""
+        cfg = self.config
+        camera = np.median(back.reshape(-1, 2), axis=0)
+        reliable, residual = grid.reliable(back, fwd, cur, prev, cfg.min_level * 1.5)
+        reliable &= structure.textured
+        vin = structure.measurable((camera - back) * grid.to_speed)
+        speed = np.hypot(vin[..., 0], vin[..., 1])
+        changed, margin = grid.changed(cur, prev, camera, cfg.min_level)
+        # Moving: measured by a reliable flow, or changed where the flow cannot follow (fast).
+        moving = (reliable & (speed > grid.speed(cfg.move_speed, cfg))) | (changed & ~reliable)
+        moving = cv2.morphologyEx(moving.view(np.uint8), cv2.MORPH_OPEN, _KERNEL).view(bool)
+        unmatched = float(np.mean(residual > cfg.min_level * 1.5))
+        return _Incoming(
+            -camera * grid.to_speed, vin, speed, reliable, moving, margin, unmatched, back, changed
+        )
+
+    def _impact(
+        self,
+        ev: _Evidence,
+        t: int,
+        grid: _Grid,
+        before: _Incoming,
+        inc: _Incoming,
+        inc_next: _Incoming,
+        fwd: np.ndarray,
+        here: np.ndarray,
+        structure: _Structure,
+        nxt: np.ndarray,
+    ) -> None:
+        """Deceleration at frame t: velocity arriving (``inc``) against velocity leaving."""
+        cfg = self.config
+        camera = np.median(fwd.reshape(-1, 2), axis=0)
+        reliable, _ = grid.reliable(fwd, inc_next.back, here, nxt, cfg.min_level * 1.5)
+        reliable &= structure.textured
+        changed, margin = grid.changed(here, nxt, -camera, cfg.min_level)
+        unchanged = ~changed
+        unchanged[grid.edge(margin)] = False  # new content there: unknown, not unchanged
+        vout = structure.measurable((fwd - camera) * grid.to_speed)
+        # A pixel that looks the same next frame is at rest even where the flow is unsure.
+        vout[~reliable & unchanged] = 0.0
+        vin, sin = inc.velocity, inc.speed
+        along = (vout[..., 0] * vin[..., 0] + vout[..., 1] * vin[..., 1]) / np.maximum(sin, 1e-6)
+        decel = sin - along  # speed lost along the incoming direction
+        # The flow of a moving object spills onto the still background next to it; what
+        # arrived fast must also have changed.
+        impact_speed = grid.speed(cfg.impact_speed, cfg)
+        arrived = inc.reliable & inc.changed & (sin > impact_speed)
+        leaving = arrived & ~grid.stays(inc.back, inc.margin)
+        fast = arrived & ~leaving
+        stop = (
+            fast
+            & (reliable | unchanged)
+            & (decel > impact_speed)
+            & (decel > cfg.impact_fraction * sin)
+        )
+        # A stop ends a motion: where each pixel was a frame earlier, it was already moving.
+        stop &= grid.follow(before.moving, inc.back)
+        if stop.sum() < cfg.impact_area * stop.size:
+            return
+        # Judge each moving region as a whole: most of what arrived fast must have stopped.
+        # A stop must be confirmed by the region not moving next frame, and a rebound by a
+        # reliable flow leaving backwards (a failed flow reads as "stopped").
+        count, labels = cv2.connectedComponents(
+            cv2.dilate(inc.moving.view(np.uint8), _REGION), connectivity=8
+        )
+        rebound = stop & reliable & (along < -grid.speed(cfg.move_speed, cfg))
+        halted = stop & ~rebound
+        n_fast = np.bincount(labels[fast], minlength=count)
+        n_moving = np.bincount(labels[inc.moving], minlength=count)
+        # At rest: next frame, hardly anything in the region moves at a speed comparable to
+        # the one it arrived with (slow jitter, e.g. a keyframe's requantised edges, is not
+        # motion going on).
+        v_arrival = np.bincount(labels[stop], weights=sin[stop], minlength=count)
+        v_arrival /= np.maximum(np.bincount(labels[stop], minlength=count), 1)
+        going_on = inc_next.moving & (
+            ~inc_next.reliable | (inc_next.speed > 0.25 * v_arrival[labels])
+        )
+        n_next = np.bincount(labels[going_on], minlength=count)
+        at_rest = n_next <= 0.25 * n_moving
+        n_stop = np.bincount(labels[rebound], minlength=count) + np.where(
+            at_rest, np.bincount(labels[halted], minlength=count), 0
+        )
+        weights = np.where(rebound | halted, decel, 0.0)
+        s_rebound = np.bincount(labels[rebound], weights=weights[rebound], minlength=count)
+        s_halted = np.bincount(labels[halted], weights=weights[halted], minlength=count)
+        s_stop = s_rebound + np.where(at_rest, s_halted, 0.0)
+        n_leaving = np.bincount(labels[leaving], minlength=count)
+        keep = (n_stop >= cfg.impact_fraction * np.maximum(n_fast, 1)) & (n_stop > 0)
+        keep &= n_leaving <= 0.25 * (n_fast + n_leaving)  # going out of view, not stopping
+        # Nor was it leaving the frame before: what remains then is flow smeared onto the
+        # background it uncovered.
+        came = before.reliable & before.changed & (before.speed > impact_speed)
+        went = came & ~grid.stays(before.back, before.margin)
+        n_came = np.bincount(labels[came], minlength=count)
+        keep &= np.bincount(labels[went], minlength=count) <= 0.25 * n_came
+
+        keep[0] = False
+        pixels = int(n_stop[keep].sum())
+        if pixels >= cfg.impact_area * stop.size:
+            ev.impact[t] = float(s_stop[keep].sum()) / stop.size
+            ev.impact_speed[t] = float(s_stop[keep].sum()) / pixels
+
+    # 2. Decisions: impacts, continuous runs, activity.
+
+    def _decide(self, ev: _Evidence, rate: float) -> Detection:
+        cfg = self.config
+        n = len(ev.moving)
+        span = max(1, int(round(cfg.impact_span_s * rate)))
+        impact_floor = cfg.impact_area * cfg.impact_speed
+        notes: list[str] = []
+        cuts = [t for t in range(1, n) if ev.unmatched[t] >= cfg.cut_unmatched]
+        if cuts:
+            notes.append(f"hard cut(s) inside the frames at {cuts}: no evidence there")
+
+        impacts = []
+        for t in range(1, n - 1):
+            s = ev.impact[t]
+            if s < impact_floor:
+                continue
+            # One impact per stop: keep the strongest within a couple of frames.
+            lo, hi = max(1, t - 2), min(n - 1, t + 3)
+            if s < ev.impact[lo:hi].max() or (ev.impact[lo:t] >= s).any():
+                continue
+            impacts.append(t)
+
+        # Motion that lasts: a median over ~0.1 s drops single-frame flickers of noise.
+        active = _running_median(ev.moving, max(1, int(round(0.05 * rate)))) >= cfg.move_area
+        for c in cuts:
+            active[c] = False
+        active = _close_gaps(active, max(1, int(round(cfg.max_gap_s * rate))))
+        min_len = max(2, int(round(cfg.min_continuous_s * rate)))
+
+        intervals: list[EventInterval] = []
+        for t in impacts:
+            strength = float(1.0 - np.exp(-ev.impact_speed[t] / 1.5))
+            intervals.append(EventInterval(t, min(n, t + span), False, strength, "impact"))
+        for a, b in _runs(active):
+            # Motion up to an impact (and through its span) is the impact's approach.
+            ends = [t for t in impacts if a <= t < b + 1]
+            if ends:
+                a = max(a, max(ends) + span)
+            if b - a < min_len:
+                continue
+            # Something that enters or leaves through the frame's edge passes by.
+            ends = np.concatenate([ev.at_edge[a : a + 3], ev.at_edge[max(a, b - 3) : b]])
+            label = "pass-by" if ends.max() >= 0.2 else "slide"
+            strength = float(1.0 - np.exp(-np.mean(ev.speed[a:b]) / 0.5))
+            intervals.append(EventInterval(a, b, True, strength, label))
+        intervals.sort(key=lambda iv: (iv.onset, iv.end))
+
+        activity = np.zeros(n, dtype=bool)
+        for iv in intervals:
+            activity[iv.onset : iv.end] = True
+        scores = np.maximum(ev.impact / impact_floor, ev.moving / cfg.move_area).astype(np.float32)
+        return Detection(activity, intervals, scores, notes)
+
+
+_KERNEL = np.ones((3, 3), np.uint8)
+_REGION = np.ones((7, 7), np.uint8)  # joins the pieces of one moving object
+
+
+@dataclass
+class _Evidence:
+    """Per-frame measurements; index t is the frame (motion arriving at t from t-1)."""
+
+    moving: np.ndarray  # fraction of the frame moving
+    speed: np.ndarray  # mean speed of the moving pixels, widths/s
+    at_edge: np.ndarray  # share of the moving pixels that are at the frame's edge
+    camera: np.ndarray  # (T, 2) global motion, widths/s
+    unmatched: np.ndarray  # share of pixels the flow cannot match (a cut: most)
+    impact: np.ndarray  # deceleration summed over stopping pixels / frame area
+    impact_speed: np.ndarray  # mean deceleration of the stopping pixels, widths/s
+
+    @classmethod
+    def empty(cls, n: int) -> _Evidence:
+        z = np.zeros(n)
+        return cls(z.copy(), z.copy(), z.copy(), np.zeros((n, 2)), z.copy(), z.copy(), z.copy())
+
+
+@dataclass
+class _Incoming:
+    """Frame t as it arrived from t-1."""
+
+    camera: np.ndarray
+    velocity: np.ndarray  # (h, w, 2) widths/s, camera removed
+    speed: np.ndarray
+    reliable: np.ndarray
+    moving: np.ndarray
+    margin: int
+    unmatched: float
+    back: np.ndarray  # the flow towards t-1, pixels
+    changed: np.ndarray  # differs from frame t-1 (camera motion taken out)
+
+
+@dataclass
+class _Structure:
+    """Where a frame has enough contrast for flow, and which way it can be measured there.
+
+    On a straight edge only the motion across the edge is visible (the aperture problem),
+    so there the flow is reduced to that component.
+    """
+
+    textured: np.ndarray  # (h, w) bool
+    edge_only: np.ndarray  # (h, w) bool: a straight edge, not a corner or texture
+    normal: np.ndarray  # (h, w, 2) unit vector across the edge
+
+    @classmethod
+    def of(cls, gray: np.ndarray, slope: float) -> _Structure:
+        gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)  # slope in levels/px
+        gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)
+        a = cv2.blur(gx * gx, (5, 5))
+        b = cv2.blur(gx * gy, (5, 5))
+        c = cv2.blur(gy * gy, (5, 5))
+        half_sum, root = (a + c) / 2, np.sqrt(((a - c) / 2) ** 2 + b * b)
+        big, small = half_sum + root, half_sum - root
+        theta = 0.5 * np.arctan2(2 * b, a - c)
+        normal = np.stack([np.cos(theta), np.sin(theta)], axis=-1)
+        floor = slope * slope
+        return cls(big > floor, (big > floor) & (small <= floor), normal)
+
+    def measurable(self, flow: np.ndarray) -> np.ndarray:
+        """``flow`` with only its across-the-edge component kept on straight edges."""
+        along = flow[..., 0] * self.normal[..., 0] + flow[..., 1] * self.normal[..., 1]
+        projected = along[..., None] * self.normal
+        return np.where(self.edge_only[..., None], projected, flow)
+
+
+class _Grid:
+    """Pixel coordinates at flow resolution and the per-pixel checks built on them."""
+
+    def __init__(self, w: int, h: int, to_speed: float) -> None:
+        self.w, self.h, self.to_speed = w, h, to_speed
+        self.x, self.y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+
+    def reliable(
+        self, flow: np.ndarray, reverse: np.ndarray, here: np.ndarray, there: np.ndarray, level: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Pixels whose ``flow`` (here -> there) is undone by ``reverse`` and matches the
+        picture, and each pixel's grey-level error of that match."""
+        mx, my = self.x + flow[..., 0], self.y + flow[..., 1]
+        rev = cv2.remap(reverse, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        err = np.hypot(flow[..., 0] + rev[..., 0], flow[..., 1] + rev[..., 1])
+        seen = cv2.remap(there, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        residual = cv2.absdiff(here, seen)
+        inside = (mx >= 0) & (mx <= self.w - 1) & (my >= 0) & (my <= self.h - 1)
+        ok = inside & (err < 0.5 + 0.25 * np.hypot(flow[..., 0], flow[..., 1])) & (residual < level)
+        return ok, residual
+
+    def changed(
+        self, here: np.ndarray, there: np.ndarray, shift: np.ndarray, level: float
+    ) -> tuple[np.ndarray, int]:
+        """Pixels that differ from ``there`` displaced by ``shift`` (the camera), and the margin
+        left out at the edges where the camera brings in new content."""
+        m = np.float32([[1, 0, shift[0]], [0, 1, shift[1]]])
+        seen = cv2.warpAffine(
+            there, m, (self.w, self.h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        diff = cv2.absdiff(here, seen)
+        noise = float(np.median(diff))
+        out = diff > max(level, 4.0 * noise + level / 2)
+        margin = int(np.ceil(np.abs(shift).max())) + 1
+        out[:margin] = out[-margin:] = False
+        out[:, :margin] = out[:, -margin:] = False
+        return out, margin
+
+    def speed(self, widths_per_s: float, cfg: MotionConfig) -> float:
+        """A speed threshold in widths/s, raised to the flow's noise floor at high rates."""
+        return max(widths_per_s, cfg.flow_noise_px * self.to_speed)
+
+    def follow(self, mask: np.ndarray, back: np.ndarray) -> np.ndarray:
+        """``mask`` (of frame t-1) read where each pixel of frame t came from."""
+        mx, my = self.x + back[..., 0], self.y + back[..., 1]
+        src = mask.view(np.uint8)
+        return cv2.remap(src, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT) > 0
+
+    def stays(self, back: np.ndarray, margin: int) -> np.ndarray:
+        """Pixels that, going on as they came (``-back``), are still in view next frame."""
+        x, y = self.x - back[..., 0], self.y - back[..., 1]
+        lo, hi_x, hi_y = margin, self.w - 1 - margin, self.h - 1 - margin
+        return (x >= lo) & (x <= hi_x) & (y >= lo) & (y <= hi_y)
+
+    def edge(self, margin: int) -> np.ndarray:
+        """The ``margin`` pixels along the frame's edge."""
+        m = np.ones((self.h, self.w), bool)
+        m[margin:-margin, margin:-margin] = False
+        return m
+
+    def band(self, margin: int) -> np.ndarray:
+        """The frame's edge, just inside the margin the camera motion leaves out."""
+        m = np.zeros((self.h, self.w), bool)
+        b = margin + max(2, min(self.h, self.w) // 30)
+        m[:, :b] = m[:, -b:] = m[:b, :] = m[-b:, :] = True
+        return m
+
+
+def _gray(frame: np.ndarray, w: int, h: int) -> np.ndarray:
+    g = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    if g.shape != (h, w):
+        g = cv2.resize(g, (w, h), interpolation=cv2.INTER_AREA)
+    return g
+
+
+def _running_median(x: np.ndarray, half: int) -> np.ndarray:
+    padded = np.pad(x, half, mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
+    return np.median(windows, axis=1)
+
+
+def _close_gaps(active: np.ndarray, gap: int) -> np.ndarray:
+    out = active.copy()
+    runs = _runs(active)
+    for (_, b0), (a1, _) in zip(runs, runs[1:], strict=False):
+        if a1 - b0 <= gap:
+            out[b0:a1] = True
+    return out
+
+
+def _runs(active: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) of each run of True."""
+    padded = np.concatenate([[False], active, [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))

@@ -1,0 +1,196 @@
+"""The main job end to end on generated footage with known events, and its edges."""
+
+from __future__ import annotations
+
+import json
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import opentimelineio as otio
+import pytest
+import soundfile as sf
+
+from sonicvision.adapters.io import read_timeline
+from sonicvision.cli import main
+from sonicvision.errors import MediaError, SonicVisionError
+from sonicvision.events import Origin, SoundEvent
+from sonicvision.server.evaluate import evaluate_timeline
+from sonicvision.server.generate.base import RenderedSound
+from sonicvision.server.pipeline import FoleyOptions, analyze, foley, render
+from sonicvision.server.place import PROJECT_RATE, place, write_wav
+from sonicvision.server.scenes import ObjectSpec, SceneSpec, render_scene
+
+RT = otio.opentime.RationalTime
+TR = otio.opentime.TimeRange
+
+
+def click_sound(onset_s: float, rate: int = 48_000, length_s: float = 0.4) -> RenderedSound:
+    audio = np.zeros((int(length_s * rate), 2), np.float32)
+    at = round(onset_s * rate)
+    decay = np.exp(-np.arange(len(audio) - at) / (0.02 * rate)).astype(np.float32)
+    audio[at:, 0] = audio[at:, 1] = 0.8 * decay
+    return RenderedSound(audio=audio, sample_rate=rate, onset_s=at / rate, source="test")
+
+
+@pytest.mark.parametrize("rate", [24000 / 1001, 25.0, 30000 / 1001, 60000 / 1001])
+@pytest.mark.parametrize("frame", [0, 1, 47, 1799])
+def test_onset_sample_lands_exactly_on_the_event_frame(rate: float, frame: int):
+    event = SoundEvent("knock", RT(frame, rate), RT(frame + 3, rate), True, Origin.DETECTED)
+    audio, record = place(event, click_sound(0.013), rate)
+    assert record.start_time.value == int(record.start_time.value)  # whole frames
+    assert record.start_time <= event.start
+    first_loud = int(np.argmax(np.abs(audio[:, 0]) > 1e-4))
+    expected = round((event.start.to_seconds() - record.start_time.to_seconds()) * PROJECT_RATE)
+    assert first_loud == expected
+    assert len(audio) >= record.duration.to_seconds() * PROJECT_RATE - 1
+    assert np.max(np.abs(audio)) <= 10 ** (-1 / 20) + 1e-6
+
+
+def test_continuous_event_spans_its_interval_with_fades():
+    rate = 25.0
+    event = SoundEvent("wind", RT(50, rate), RT(100, rate), False, Origin.MARKER, continuous=True)
+    noise = np.random.default_rng(0).normal(0, 0.1, (48_000 * 3, 2)).astype(np.float32)
+    audio, record = place(event, RenderedSound(noise, 48_000, 0.0, "test"), rate)
+    assert record == TR(RT(50, rate), RT(50, rate))
+    assert len(audio) == 2 * PROJECT_RATE
+    assert abs(audio[0, 0]) < 1e-3 and abs(audio[-1, 0]) < 1e-3
+    assert np.sqrt(np.mean(audio[PROJECT_RATE // 2 : PROJECT_RATE] ** 2)) > 1e-3
+
+
+def test_wav_files_are_48k_24bit_and_never_overwritten(tmp_path: Path):
+    audio = np.full((4800, 2), 0.25, np.float32)
+    first = write_wav(audio, tmp_path, "S001_01-00-00-00_knock.wav")
+    second = write_wav(audio * 0.5, tmp_path, "S001_01-00-00-00_knock.wav")
+    assert first != second and second.name == "S001_01-00-00-00_knock_v2.wav"
+    info = sf.info(str(first))
+    assert (info.samplerate, info.subtype, info.channels) == (48_000, "PCM_24", 2)
+    assert abs(sf.read(str(first))[0][0, 0] - 0.25) < 1e-5
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def cut_with_events(folder: Path, rate: Fraction, start_tc: str = "01:00:00:00"):
+    """Two clips, a cut inside the second, a pan; expected events in timeline seconds."""
+    fps = float(rate)
+    specs = [
+        ("drop.mp4", SceneSpec(256, 144, rate, 80, objects=[ObjectSpec("fall", 10, 26, x=0.3), ObjectSpec("fall", 40, 57, x=0.7)]), 4),
+        (
+            "knock.mp4",
+            SceneSpec(256, 144, rate, 90, camera_pan_px_per_frame=1.2, cut_at=[45], objects=[ObjectSpec("hit", 8, 24, x=0.5, distance=0.3), ObjectSpec("fall", 55, 72, x=0.4)], seed=3),
+            0,
+        ),
+    ]
+    tl = otio.schema.Timeline(name="events")
+    tl.global_start_time = otio.opentime.from_timecode(start_tc, fps)
+    track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    expected, cursor = [], 0
+    for name, spec, src_in in specs:
+        truth = render_scene(spec, folder / name)
+        used = spec.frames - src_in
+        track.append(
+            otio.schema.Clip(
+                name=name.split(".")[0],
+                media_reference=otio.schema.ExternalReference(target_url=name),
+                source_range=TR(RT(src_in, fps), RT(used, fps)),
+            )
+        )
+        for ev in truth.events:
+            expected.append(
+                {"onset_s": (cursor + ev.onset_frame - src_in) / fps, "end_s": (cursor + ev.end_frame - src_in) / fps, "continuous": ev.continuous}
+            )
+        cursor += used
+    tl.tracks.append(track)
+    path = folder / "cut.otio"
+    otio.adapters.write_to_file(tl, str(path))
+    (folder / "expected.json").write_text(json.dumps({"events": expected}))
+    return path, expected
+
+
+@pytest.mark.parametrize("rate", [Fraction(24000, 1001), Fraction(30000, 1001), Fraction(25)], ids=["23.976", "29.97", "25"])
+def test_rendered_onscreen_track_hits_the_frames(rate: Fraction, tmp_path: Path, capsys):
+    cut, expected = cut_with_events(tmp_path, rate)
+    result = foley(cut, tmp_path / "out.otio", FoleyOptions(seed=1))
+    assert result.output.exists() and len(result.clips) >= len(expected)
+    assert main(["eval", str(result.output), "--expected", str(tmp_path / "expected.json"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["onset_acc"] >= 0.9, report
+    assert report["iou"] >= 0.6, report
+    back = read_timeline(result.output)
+    assert back.global_start_time == cut_timeline_start(cut)
+
+
+def cut_timeline_start(cut: Path):
+    return otio.adapters.read_from_file(str(cut)).global_start_time
+
+
+def test_analyze_then_render_honours_every_edit(tmp_path: Path):
+    cut, expected = cut_with_events(tmp_path, Fraction(24))
+    first = analyze(cut, tmp_path / "cues.otio", FoleyOptions())
+    assert first.clips == [] and not any(True for _ in tmp_path.glob("cues_audio/*"))
+    tl = otio.adapters.read_from_file(str(first.output))
+    cues = [m for m in tl.tracks.markers if m.name.startswith("SV CUE:")]
+    assert len(cues) >= 3
+    # The editor: renames one, moves one 10 frames later and makes it longer, deletes one,
+    # and adds an off-screen prompt.
+    cues[0].name = "SV CUE: wooden crate lands"
+    moved_from = cues[1].marked_range.start_time
+    cues[1].marked_range = TR(moved_from + RT(10, 24), RT(36, 24))
+    tl.tracks.markers.remove(cues[2])
+    tl.tracks.markers.append(otio.schema.Marker(name="SFX: thunder rumble far", marked_range=TR(RT(5, 24), RT(48, 24))))
+    edited = tmp_path / "edited.otio"
+    otio.adapters.write_to_file(tl, str(edited))
+    second = render(edited, tmp_path / "final.otio", FoleyOptions())
+    texts = sorted(c.event.text for c in second.clips)
+    assert len(second.clips) == len(cues) - 1 + 1
+    assert "wooden crate lands" in texts and "thunder rumble far" in texts
+    moved = next(c for c in second.clips if c.event.start == moved_from + RT(10, 24))
+    assert moved.event.end - moved.event.start == RT(36, 24)
+    deleted_at = cues[2].marked_range.start_time
+    assert not any(c.event.start == deleted_at and c.event.onscreen for c in second.clips)
+    final = otio.adapters.read_from_file(str(second.output))
+    assert [m.name for m in final.tracks.markers if m.name.startswith("SV CUE:")] == [
+        m.name for m in tl.tracks.markers if m.name.startswith("SV CUE:")
+    ]
+
+
+def test_static_and_tiny_clips_make_no_events_and_do_not_crash(tmp_path: Path):
+    rate = 25.0
+    render_scene(SceneSpec.static(width=128, height=72, rate=rate, frames=50), tmp_path / "still.mp4")
+    render_scene(SceneSpec(width=128, height=72, rate=rate, frames=3), tmp_path / "tiny.mp4")
+    track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    for name, frames in (("still.mp4", 50), ("tiny.mp4", 2)):
+        track.append(otio.schema.Clip(name=name, media_reference=otio.schema.ExternalReference(target_url=name), source_range=TR(RT(0, rate), RT(frames, rate))))
+    track.append(otio.schema.Clip(name="zero", media_reference=otio.schema.ExternalReference(target_url="tiny.mp4"), source_range=TR(RT(0, rate), RT(0, rate))))
+    tl = otio.schema.Timeline(tracks=[track])
+    tl.tracks.markers.append(otio.schema.Marker(name="SFX: xylophone glissando of doom", marked_range=TR(RT(0, rate), RT(25, rate))))
+    cut = tmp_path / "quiet.otio"
+    otio.adapters.write_to_file(tl, str(cut))
+    result = foley(cut, tmp_path / "out.otio", FoleyOptions())
+    assert [e.onscreen for e in result.analysis.events] == [False]
+    (clip,) = result.clips
+    assert clip.metadata.get("matched") is False  # no preset knows it: the fallback is said
+    audio, sr = sf.read(str(clip.path))
+    assert sr == 48_000 and np.max(np.abs(audio)) > 0.01
+
+
+def test_corrupt_video_is_named_and_nothing_is_written(tmp_path: Path):
+    (tmp_path / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(2000))
+    track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    track.append(otio.schema.Clip(name="broken", media_reference=otio.schema.ExternalReference(target_url="broken.mp4"), source_range=TR(RT(0, 24), RT(24, 24))))
+    cut = tmp_path / "cut.otio"
+    otio.adapters.write_to_file(otio.schema.Timeline(tracks=[track]), str(cut))
+    before = sorted(os.listdir(tmp_path))
+    with pytest.raises(MediaError) as err:
+        foley(cut, tmp_path / "out.otio", FoleyOptions())
+    assert "broken.mp4" in str(err.value)
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_existing_output_is_refused_before_any_work(tmp_path: Path):
+    cut, _ = cut_with_events(tmp_path, Fraction(25))
+    (tmp_path / "out.otio").write_text("previous render")
+    with pytest.raises(SonicVisionError, match="already exists"):
+        foley(cut, tmp_path / "out.otio", FoleyOptions())
+    assert not (tmp_path / "out_audio").exists()
+    assert (tmp_path / "out.otio").read_text() == "previous render"
