@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 from fractions import Fraction
 from pathlib import Path
@@ -36,7 +37,7 @@ def parse_rate(text: str | float | None, *, field: str = "rate") -> float | None
     """'23.976', '29.97', '24000/1001' or 25 -> frames per second (NTSC rates made exact)."""
     if text is None:
         return None
-    raw = str(text).strip().upper().removesuffix("DF").removesuffix("NDF").strip()
+    raw = re.sub(r"\s*N?DF$", "", str(text).strip().upper())
     try:
         value = Fraction(_NTSC[raw]) if raw in _NTSC else Fraction(raw)
     except (ValueError, ZeroDivisionError):

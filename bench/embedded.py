@@ -22,6 +22,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 from scenedetect import ContentDetector, detect
+
 from sonicvision.adapters.media import MediaResolver
 from sonicvision.server.pipeline import FoleyOptions, analyse, foley
 from sonicvision.server.scenes import ObjectSpec, SceneSpec, render_scene
@@ -79,22 +80,28 @@ def speed(seconds: float) -> None:
         full = time.perf_counter() - t
         print(f"clip: {duration:.1f} s of 1080p 24 fps")
         print(f"{'stage':<34} {'seconds':>8} {'x real time':>12}")
+        row = "{:<34} {:8.2f} {:12.1f}   ({})"
         print(
-            f"{'PySceneDetect cut detection alone':<34} {scd:8.2f} {duration / scd:12.1f}   ({len(scenes)} scenes)"
+            row.format(
+                "PySceneDetect cut detection alone", scd, duration / scd, f"{len(scenes)} scenes"
+            )
         )
         print(
             f"{'analysis (shots+detect+describe)':<34} {ana:8.2f} {duration / ana:12.1f}   "
             f"({len(result.shots)} shots, {sum(e.onscreen for e in result.events)} events)"
         )
         print(
-            f"{'full foley job (with rendering)':<34} {full:8.2f} {duration / full:12.1f}   ({len(job.clips)} clips)"
+            row.format(
+                "full foley job (with rendering)", full, duration / full, f"{len(job.clips)} clips"
+            )
         )
         print(f"ratio analysis / cut detection alone: {ana / scd:.2f}")
 
 
 def accuracy() -> None:
-    from sonicvision.server.evaluate import ExpectedEvent, evaluate_timeline
     from test_pipeline import cut_with_events
+
+    from sonicvision.server.evaluate import ExpectedEvent, evaluate_timeline
 
     print(f"{'rate':>8} {'onset acc':>10} {'onset AP':>9} {'time acc':>9} {'IoU':>6} {'events':>7}")
     for rate in (Fraction(24000, 1001), Fraction(25), Fraction(30000, 1001)):
@@ -104,9 +111,8 @@ def accuracy() -> None:
             job = foley(cut, folder / "out.otio", FoleyOptions(seed=1))
             exp = [ExpectedEvent(e["onset_s"], e["end_s"], e["continuous"]) for e in expected]
             r = evaluate_timeline(otio.adapters.read_from_file(str(job.output)), exp, float(rate))
-            print(
-                f"{float(rate):8.3f} {r.onset_acc:10.2f} {r.onset_ap:9.2f} {r.time_acc:9.2f} {r.iou:6.2f} {len(exp):7d}"
-            )
+            cells = (float(rate), r.onset_acc, r.onset_ap, r.time_acc, r.iou, len(exp))
+            print("{:8.3f} {:10.2f} {:9.2f} {:9.2f} {:6.2f} {:7d}".format(*cells))
 
 
 def main() -> None:

@@ -1,9 +1,10 @@
 """Backend registries: ``--detector motion``, ``--generator library:DIR`` and the like.
 
 Each stage has a dict of factories keyed by name; a spec is ``NAME`` or ``NAME:ARGUMENT``.
-Unknown names raise ConfigError naming the choices. The paper's model backends
-(``r2plus1d``, ``vlm``, ``ldm``) are named here so the error for them is plain: they need the
-``gpu`` extra and local weights, and are not part of this build yet.
+Unknown names raise ConfigError naming the choices. The paper's model backends need the
+``gpu`` extra and local weights: ``--detector r2plus1d:CKPT`` (trained with ``sonicvision
+train detector``), ``--describer vlm:MODEL`` (a folder or an id in the local Hugging Face
+cache), ``--generator ldm:DIR[,adapter=DIR]``.
 """
 
 from __future__ import annotations
@@ -17,11 +18,7 @@ from .describe import Describer, EmbeddedDescriber
 from .detect.base import Detector
 from .generate.base import Generator
 
-MODEL_BACKENDS = {
-    "r2plus1d": "the R(2+1)D-18 timestamp detector",
-    "vlm": "the vision-language describer",
-    "ldm": "the time-controlled latent diffusion generator",
-}
+MODEL_BACKENDS: dict[str, str] = {}
 
 
 def _motion(arg: str | None) -> Detector:
@@ -46,15 +43,51 @@ def _library(arg: str | None) -> Generator:
     return LibraryGenerator(Path(arg).expanduser())
 
 
+def _ldm(arg: str | None) -> Generator:
+    if not arg:
+        raise ConfigError(
+            "ldm generator needs a model folder: --generator ldm:DIR[,adapter=DIR]",
+            field="generator",
+        )
+    try:
+        from .generate.ldm import LDMGenerator
+    except ImportError as exc:
+        raise ConfigError(
+            f"the ldm generator needs the model stack ({exc.name} is missing): "
+            "pip install 'sonicvision[gpu]'",
+            field="generator",
+        ) from exc
+    return LDMGenerator.from_spec(arg)
+
+
 def _embedded(arg: str | None) -> Describer:
     return EmbeddedDescriber()
 
 
-DETECTORS: dict[str, Callable[[str | None], Detector]] = {"motion": _motion}
-DESCRIBERS: dict[str, Callable[[str | None], Describer]] = {"none": _embedded}
+def _r2plus1d(arg: str | None) -> Detector:
+    try:
+        from .models.r2plus1d import build_detector as build_r2plus1d
+    except ImportError as exc:
+        raise ConfigError(
+            f"the r2plus1d detector needs the model stack ({exc.name} is missing): "
+            "pip install 'sonicvision[gpu]'",
+            field="detector",
+        ) from exc
+    return build_r2plus1d(arg)
+
+
+def _vlm(arg: str | None) -> Describer:
+    from .describe_vlm import build_vlm_describer  # no torch; it says what is missing
+
+    return build_vlm_describer(arg)
+
+
+DETECTORS: dict[str, Callable[[str | None], Detector]] = {"motion": _motion, "r2plus1d": _r2plus1d}
+DESCRIBERS: dict[str, Callable[[str | None], Describer]] = {"none": _embedded, "vlm": _vlm}
 GENERATORS: dict[str, Callable[[str | None], Generator]] = {
     "procedural": _procedural,
     "library": _library,
+    "ldm": _ldm,
 }
 
 

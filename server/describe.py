@@ -36,7 +36,7 @@ MOTION_CUES = {
 @dataclass(frozen=True)
 class Description:
     text: str
-    source: str  # "marker", "clip name", "motion cue", "vlm"
+    source: str  # "marker", "clip name", "motion cue", "vlm", "vlm-fallback"
     marker: Prompt | None = None  # the prompt that gave the text, so it is not rendered twice
 
 
@@ -44,6 +44,10 @@ class Describer(ABC):
     """Names the sound of each event found in a shot."""
 
     name: str = "describer"
+
+    def prefetch(self, shots: Sequence[Shot]) -> None:
+        """Optional hook: see every shot with events before ``describe``, to batch model work."""
+        return None
 
     @abstractmethod
     def describe(

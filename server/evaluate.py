@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import opentimelineio as otio
 import soundfile as sf
-from sonicvision.adapters.tracks import NAMESPACE
 
+from sonicvision.adapters.tracks import NAMESPACE
 from sonicvision.errors import ConfigError
 
 from .metrics import TimingReport, evaluate_track

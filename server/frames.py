@@ -9,7 +9,6 @@ index of a frame would not follow from its time, and editors' timelines assume a
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -77,11 +76,15 @@ def nominal_rate(rate: Fraction) -> Fraction:
 
 
 def analysis_size(width: int, height: int, target_width: int | None) -> tuple[int, int]:
-    """(w, h) at ``target_width`` keeping the aspect ratio, both even (None: native size)."""
+    """(w, h) at ``target_width`` keeping the aspect ratio, both even (None: native size).
+
+    Never larger than the picture: upscaling adds no information, only decode time.
+    """
     if target_width is None:
         return width, height
     if target_width < 2:
         raise ValueError(f"analysis width must be at least 2 pixels, got {target_width}")
+    target_width = min(target_width, max(2, width))
     w = target_width - target_width % 2
     h = max(2, int(round(height * w / width / 2)) * 2)
     return w, h
@@ -113,7 +116,8 @@ def read_frames(
 ) -> np.ndarray:
     """Frames ``start_frame .. start_frame + count - 1`` as (T, H, W, 3) uint8 BGR.
 
-    Resized to ``width`` pixels wide (even height, aspect kept; None keeps the native size).
+    Resized to ``width`` pixels wide, never wider than the picture (even sides, aspect kept;
+    None keeps the native size).
     A still image holds: every frame of any range is the image. Pass ``info`` from
     :func:`probe` to skip probing again.
     """
@@ -198,12 +202,22 @@ def _probe_open(path: Path, container: av.container.InputContainer) -> MediaInfo
     if is_image:
         return _still_info(path, width, height, time_base)
 
-    pts = []
+    pts, untimed = [], 0
     for packet in container.demux(stream):
-        if packet.pts is not None and packet.size:
-            pts.append(packet.pts)
-        if len(pts) >= _VFR_PROBE_PACKETS:
+        if packet.size:
+            if packet.pts is None:
+                untimed += 1
+            else:
+                pts.append(packet.pts)
+        if len(pts) + untimed >= _VFR_PROBE_PACKETS:
             break
+    if untimed:
+        raise MediaError(
+            "The video has no timestamps (a raw elementary stream?), so frames cannot be "
+            "located by time. Wrap it in a container first, e.g. "
+            "'ffmpeg -r RATE -i IN -c copy OUT.mp4'.",
+            path=path,
+        )
     if not pts:
         raise MediaError("The video stream holds no frames.", path=path)
     pts.sort()
@@ -274,7 +288,9 @@ def _frame_count(
         return int(stream.frames)
     if stream.duration:
         return int(round(stream.duration * tb * rate))
-    # No count and no duration in the header (raw streams, some MKVs): count the packets.
+    if container.duration:  # MKV/WebM keep only the file's duration, in microseconds
+        return int(round(Fraction(container.duration, 1_000_000) * rate))
+    # No count and no duration anywhere (raw streams): count the packets.
     container.seek(0)
     return sum(1 for p in container.demux(stream) if p.size)
 
@@ -338,40 +354,25 @@ def _iter_video(
     if count == 0:
         return
     end = start + count
-    ticks_per_frame = 1 / (info.stream_rate * info.time_base)
     next_index = start
-    with _open(info.path) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        try:
-            target = info.start_pts + int(start * ticks_per_frame) if start else None
-            decoded = _decode_from(container, stream, info, target)
-            first = next(decoded, None)
-            if first is not None and first[0] > start:
-                # The demuxer landed after the start (no index, odd keyframes): decode from 0.
-                logger.debug("seek overshot to frame %d for %d", first[0], start)
-                decoded.close()
-                decoded = _decode_from(container, stream, info, None)
-                first = next(decoded, None)
-            if first is not None:
-                decoded = itertools.chain([first], decoded)
-            for index, frame in decoded:
-                if index < start:
-                    continue
-                if index >= end:
-                    break
-                if index != next_index:
-                    raise MediaError(
-                        f"Frame {next_index} is missing from the stream (next was {index}); "
-                        "the file may be damaged or have a variable frame rate. " + _VFR_HINT,
-                        path=info.path,
-                    )
-                yield _to_array(frame, size)
-                next_index += 1
-        except av.error.FFmpegError as exc:
-            raise MediaError(
-                f"Decoding failed near frame {next_index}: {_reason(exc)}.", path=info.path
-            ) from exc
+    try:
+        for index, frame in _indexed(info, start):
+            if index < start:
+                continue
+            if index >= end:
+                break
+            if index != next_index:
+                raise MediaError(
+                    f"Frame {next_index} is missing from the stream (next was {index}); "
+                    "the file may be damaged or have a variable frame rate. " + _VFR_HINT,
+                    path=info.path,
+                )
+            yield _to_array(frame, size)
+            next_index += 1
+    except av.error.FFmpegError as exc:
+        raise MediaError(
+            f"Decoding failed near frame {next_index}: {_reason(exc)}.", path=info.path
+        ) from exc
     if next_index < end:
         raise MediaError(
             f"The stream ended at frame {next_index}, before the requested frame {end - 1} "
@@ -380,29 +381,37 @@ def _iter_video(
         )
 
 
-def _decode_from(
-    container: av.container.InputContainer,
-    stream: av.video.stream.VideoStream,
-    info: MediaInfo,
-    target_pts: int | None,
-) -> Iterator[tuple[int, av.VideoFrame]]:
-    """(frame index, frame) from the keyframe at or before ``target_pts`` (None: the start)."""
-    container.seek(
-        info.start_pts if target_pts is None else target_pts,
-        stream=stream,
-        backward=True,
-        any_frame=False,
-    )
-    frames_per_tick = info.stream_rate * info.time_base
-    sequential = 0
-    for frame in container.decode(stream):
-        if frame.pts is None:
-            if target_pts is not None:
-                # Without timestamps only counting from the start is exact.
-                yield from _decode_from(container, stream, info, None)
+def _indexed(info: MediaInfo, start: int) -> Iterator[tuple[int, av.VideoFrame]]:
+    """(frame index, frame) from a keyframe at or before ``start`` to the end."""
+    if start > 0:
+        with _open(info.path) as container:
+            frames = _decode(container, info, seek_to=start)
+            first = next(frames, None)
+            if first is not None and first[0] <= start:
+                yield first
+                yield from frames
                 return
-            index = sequential
+        # The demuxer landed after the start (an inexact index, as in MPEG-TS) or the frames
+        # carry no timestamps: only decoding from the top is exact.
+        logger.debug("seek to frame %d of %s overshot; decoding from the start", start, info.path)
+    with _open(info.path) as container:
+        yield from _decode(container, info, seek_to=None)
+
+
+def _decode(
+    container: av.container.InputContainer, info: MediaInfo, seek_to: int | None
+) -> Iterator[tuple[int, av.VideoFrame]]:
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    frames_per_tick = info.stream_rate * info.time_base
+    if seek_to is not None:
+        target = info.start_pts + int(seek_to / frames_per_tick)
+        container.seek(target, stream=stream, backward=True, any_frame=False)
+    for n, frame in enumerate(container.decode(stream)):
+        if frame.pts is None:
+            if seek_to is not None:
+                return  # a count from here would not be an index
+            index = n
         else:
             index = round((frame.pts - info.start_pts) * frames_per_tick)
-        sequential += 1
         yield index, frame

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import opentimelineio as otio
+
 from sonicvision.adapters.io import check_output_path, read_timeline, write_timeline
 from sonicvision.adapters.markers import MarkerRule, read_prompts
 from sonicvision.adapters.media import MediaResolver
@@ -26,7 +27,6 @@ from sonicvision.adapters.tracks import (
     add_sound_tracks,
     strip_ours,
 )
-
 from sonicvision.errors import RenderError
 from sonicvision.events import Origin, Prompt, Shot, SoundClip, SoundEvent
 
@@ -148,6 +148,9 @@ def analyse(
     result = Analysis(shots=shot_list.shots, notes=shot_list.notes + marker_notes)
     claimed: set[int] = set()
     # 3. What: a description per event.
+    describer.prefetch(
+        [s for s in shot_list.shots if s.index in detections and detections[s.index].intervals]
+    )
     for shot in shot_list.shots:
         detection = detections.get(shot.index)
         if detection is None or not detection.intervals:
@@ -195,45 +198,63 @@ def prompt_event(prompt: Prompt, n: int) -> SoundEvent:
     )
 
 
+def sound_request(event: SoundEvent, rate: float, seed: int) -> SoundRequest:
+    """What to ask a generator for: the event's text and length, and its T_ct at frame rate."""
+    frames = max(1, round(event.duration.to_seconds() * rate))
+    return SoundRequest(
+        text=event.text,
+        duration_s=frames / rate,
+        continuous=event.continuous,
+        seed=seed,
+        activity=np.ones(frames, dtype=bool),
+        activity_rate=rate,
+    )
+
+
 def render_events(
     events: list[SoundEvent],
     timeline: otio.schema.Timeline,
     options: FoleyOptions,
     audio_dir: Path,
     progress: Progress = _quiet,
+    batch: int = 32,
 ) -> list[SoundClip]:
-    """Render, place and write every event; a generator that finds nothing falls back."""
+    """Render (in batches, for generators that batch), place and write every event.
+
+    A generator that finds nothing for an event (a library with no match) falls back to
+    procedural synthesis for that event, with a warning.
+    """
     rate = timeline_rate(timeline)
     generator = build_generator(options.generator)
     fallback: Generator | None = None
     clips: list[SoundClip] = []
-    for i, event in enumerate(events):
-        progress("render", i, len(events))
-        request = SoundRequest(
-            text=event.text,
-            duration_s=max(event.duration.to_seconds(), 1.0 / rate),
-            continuous=event.continuous,
-            seed=options.seed * 100_003 + i,
-        )
-        used = generator
+    requests = [sound_request(e, rate, options.seed * 100_003 + i) for i, e in enumerate(events)]
+    for first in range(0, len(events), batch):
+        progress("render", first, len(events))
+        chunk = requests[first : first + batch]
         try:
-            sound = generator.render(request)
-        except RenderError as exc:
-            if fallback is None:
-                fallback = build_generator("procedural")
-            logger.warning("%s; using procedural synthesis for %r", exc, event.text)
-            sound, used = fallback.render(request), fallback
-        clips.append(
-            render_clip(
-                event,
-                sound,
-                rate,
-                audio_dir,
-                timecode(event.start, timeline),
-                used.name,
-                options.mastering,
+            sounds = [(s, generator) for s in generator.render_batch(chunk)]
+        except RenderError:
+            sounds = []
+            for event, request in zip(events[first : first + batch], chunk, strict=True):
+                try:
+                    sounds.append((generator.render(request), generator))
+                except RenderError as exc:
+                    fallback = fallback or build_generator("procedural")
+                    logger.warning("%s; using procedural synthesis for %r", exc, event.text)
+                    sounds.append((fallback.render(request), fallback))
+        for event, (sound, used) in zip(events[first : first + batch], sounds, strict=True):
+            clips.append(
+                render_clip(
+                    event,
+                    sound,
+                    rate,
+                    audio_dir,
+                    timecode(event.start, timeline),
+                    used.name,
+                    options.mastering,
+                )
             )
-        )
     progress("render", len(events), len(events))
     return clips
 

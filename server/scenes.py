@@ -36,9 +36,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from sonicvision.server.frames import nominal_rate, probe
 
 from sonicvision.errors import RenderError
+from sonicvision.server.frames import nominal_rate, probe
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,12 @@ _LABELS = {"fall": "impact", "hit": "impact", "slide": "slide", "pass": "pass-by
 # (background A, background B, floor, object colours), BGR. Objects differ from the
 # background in brightness, not only in hue: analysis (and most cameras' detail) is luma.
 _PALETTES = (
-    ((90, 110, 130), (150, 170, 190), (40, 70, 100), ((20, 20, 170), (255, 245, 220), (10, 60, 10))),
+    (
+        (90, 110, 130),
+        (150, 170, 190),
+        (40, 70, 100),
+        ((20, 20, 170), (255, 245, 220), (10, 60, 10)),
+    ),
     ((120, 70, 50), (190, 140, 110), (60, 60, 60), ((60, 230, 250), (70, 20, 70), (250, 250, 250))),
     ((50, 110, 50), (120, 190, 140), (90, 50, 30), ((20, 20, 20), (200, 220, 255), (150, 40, 10))),
 )
@@ -245,6 +250,8 @@ def _validate(spec: SceneSpec) -> None:
             raise ValueError("bounce is for 'fall' only and must be shorter than twice the drop")
         if obj.direction not in (-1, 1):
             raise ValueError(f"direction must be +1 or -1, got {obj.direction}")
+        if not (0 < obj.size < 1 and 0 <= obj.lane <= 1 and obj.distance >= 0):
+            raise ValueError(f"{obj.kind}: size in (0, 1), lane in [0, 1], distance >= 0")
 
 
 def _ground_truth(spec: SceneSpec, span: int) -> list[TruthEvent]:
@@ -367,9 +374,10 @@ class _World:
             x = x_world + obj.direction * obj.distance * w * _ease(obj, t, self.spec.rate) - cam
             return {"box": (x, self.floor - size / 2)}
         length = self._sizes(obj)["box"][0]
-        travel = w + length
+        out = 4.0  # fully out of view (edge antialiasing included) at start - 1 and stop
+        travel = w + length + 2 * out
         u = (t - obj.start + 1) / (obj.stop - obj.start + 1)
-        left = -length + travel * u if obj.direction > 0 else w - travel * u
+        left = -length - out + travel * u if obj.direction > 0 else w + out - travel * u
         return {"box": (left + length / 2, obj.lane * h)}
 
     def _sprite(self, i: int, shot: int, part: str, obj: ObjectSpec) -> _Sprite:

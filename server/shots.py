@@ -18,10 +18,10 @@ import av
 import numpy as np
 import opentimelineio as otio
 from scenedetect import ContentDetector, FrameTimecode
+
 from sonicvision.adapters.errors import MediaNotFoundError
 from sonicvision.adapters.media import MediaResolver
 from sonicvision.adapters.picture import PictureClip, visible_picture
-
 from sonicvision.errors import MediaError
 from sonicvision.events import Shot
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from sonicvision.errors import SonicVisionError
+from sonicvision.plugin.install import INSTALL_HELP, cmd_install, install_options
 from sonicvision.server.service.cli import (
     JOBS_HELP,
     SERVE_HELP,
@@ -25,6 +26,7 @@ from sonicvision.server.service.cli import (
     jobs_options,
     serve_options,
 )
+from sonicvision.server.train.cli import TRAIN_HELP, cmd_train, train_options
 
 logger = logging.getLogger("sonicvision")
 
@@ -286,9 +288,8 @@ def cmd_demo(args) -> int:
             if row["error_ms"] is not None
             else "missed"
         )
-        print(
-            f"  {row['expected']:<10} {row['at_s']:8.3f}  {str(row['found'] or '-')[:45]:<45} {err:>14}"
-        )
+        found = str(row["found"] or "-")[:45]
+        print(f"  {row['expected']:<10} {row['at_s']:8.3f}  {found:<45} {err:>14}")
     t = report.timing
     print(
         f"\n  onset acc {t.onset_acc:.2f}  onset AP {t.onset_ap:.2f}  "
@@ -342,6 +343,8 @@ COMMANDS: dict[str, tuple[Callable, Callable[[argparse.ArgumentParser], None], s
     "eval": (cmd_eval, _eval_options, "the paper's timing metrics for a rendered timeline"),
     "serve": (cmd_serve, serve_options, SERVE_HELP),
     "jobs": (cmd_jobs, jobs_options, JOBS_HELP),
+    "train": (cmd_train, train_options, TRAIN_HELP),
+    "install": (cmd_install, install_options, INSTALL_HELP),
 }
 
 

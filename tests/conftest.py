@@ -12,6 +12,7 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 import soundfile as sf
+
 from sonicvision.adapters.media import VIDEO_SUFFIXES, file_name, url_to_path
 from sonicvision.adapters.picture import visible_picture
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import grpc
 import opentimelineio as otio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from sonicvision.server.service.spec import run_pipeline
 
 RT = otio.opentime.RationalTime

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+
+from sonicvision.errors import ConfigError, RenderError
 from sonicvision.server.generate import library
 from sonicvision.server.generate.base import SoundRequest
 from sonicvision.server.generate.library import INDEX_NAME, LibraryGenerator, describe_name
-
-from sonicvision.errors import ConfigError, RenderError
 
 SLAMS = [f"Doors/DOORWood_Slam Heavy Close_SV_0{i}.wav" for i in (1, 2)] + [
     "Doors/DOORWood_Slam Heavy Close_SV_03.flac"

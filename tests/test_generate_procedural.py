@@ -6,6 +6,8 @@ import time
 
 import numpy as np
 import pytest
+
+from sonicvision.errors import ConfigError, RenderError
 from sonicvision.server.generate.base import SoundRequest
 from sonicvision.server.generate.procedural import (
     MAX_TAIL_S,
@@ -15,8 +17,6 @@ from sonicvision.server.generate.procedural import (
     match_preset,
     tokenize,
 )
-
-from sonicvision.errors import ConfigError, RenderError
 
 GEN = ProceduralGenerator()
 

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+
 from sonicvision.server import metrics
 
 NTSC = 30000 / 1001

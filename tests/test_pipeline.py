@@ -16,6 +16,7 @@ from sonicvision.adapters.io import read_timeline
 from sonicvision.cli import main
 from sonicvision.errors import MediaError, SonicVisionError
 from sonicvision.events import Origin, SoundEvent
+from sonicvision.server.demo import make_demo_cut
 from sonicvision.server.evaluate import evaluate_timeline
 from sonicvision.server.generate.base import RenderedSound
 from sonicvision.server.pipeline import FoleyOptions, analyze, foley, render
@@ -74,10 +75,32 @@ def cut_with_events(folder: Path, rate: Fraction, start_tc: str = "01:00:00:00")
     """Two clips, a cut inside the second, a pan; expected events in timeline seconds."""
     fps = float(rate)
     specs = [
-        ("drop.mp4", SceneSpec(256, 144, rate, 80, objects=[ObjectSpec("fall", 10, 26, x=0.3), ObjectSpec("fall", 40, 57, x=0.7)]), 4),
+        (
+            "drop.mp4",
+            SceneSpec(
+                256,
+                144,
+                rate,
+                80,
+                objects=[ObjectSpec("fall", 10, 26, x=0.3), ObjectSpec("fall", 40, 57, x=0.7)],
+            ),
+            4,
+        ),
         (
             "knock.mp4",
-            SceneSpec(256, 144, rate, 90, camera_pan_px_per_frame=1.2, cut_at=[45], objects=[ObjectSpec("hit", 8, 24, x=0.5, distance=0.3), ObjectSpec("fall", 55, 72, x=0.4)], seed=3),
+            SceneSpec(
+                256,
+                144,
+                rate,
+                90,
+                camera_pan_px_per_frame=1.2,
+                cut_at=[45],
+                objects=[
+                    ObjectSpec("hit", 8, 24, x=0.5, distance=0.3),
+                    ObjectSpec("fall", 55, 72, x=0.4),
+                ],
+                seed=3,
+            ),
             0,
         ),
     ]
@@ -97,7 +120,11 @@ def cut_with_events(folder: Path, rate: Fraction, start_tc: str = "01:00:00:00")
         )
         for ev in truth.events:
             expected.append(
-                {"onset_s": (cursor + ev.onset_frame - src_in) / fps, "end_s": (cursor + ev.end_frame - src_in) / fps, "continuous": ev.continuous}
+                {
+                    "onset_s": (cursor + ev.onset_frame - src_in) / fps,
+                    "end_s": (cursor + ev.end_frame - src_in) / fps,
+                    "continuous": ev.continuous,
+                }
             )
         cursor += used
     tl.tracks.append(track)
@@ -107,12 +134,19 @@ def cut_with_events(folder: Path, rate: Fraction, start_tc: str = "01:00:00:00")
     return path, expected
 
 
-@pytest.mark.parametrize("rate", [Fraction(24000, 1001), Fraction(30000, 1001), Fraction(25)], ids=["23.976", "29.97", "25"])
+@pytest.mark.parametrize(
+    "rate",
+    [Fraction(24000, 1001), Fraction(30000, 1001), Fraction(25)],
+    ids=["23.976", "29.97", "25"],
+)
 def test_rendered_onscreen_track_hits_the_frames(rate: Fraction, tmp_path: Path, capsys):
     cut, expected = cut_with_events(tmp_path, rate)
     result = foley(cut, tmp_path / "out.otio", FoleyOptions(seed=1))
     assert result.output.exists() and len(result.clips) >= len(expected)
-    assert main(["eval", str(result.output), "--expected", str(tmp_path / "expected.json"), "--json"]) == 0
+    assert (
+        main(["eval", str(result.output), "--expected", str(tmp_path / "expected.json"), "--json"])
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     assert report["onset_acc"] >= 0.9, report
     assert report["iou"] >= 0.6, report
@@ -137,7 +171,9 @@ def test_analyze_then_render_honours_every_edit(tmp_path: Path):
     moved_from = cues[1].marked_range.start_time
     cues[1].marked_range = TR(moved_from + RT(10, 24), RT(36, 24))
     tl.tracks.markers.remove(cues[2])
-    tl.tracks.markers.append(otio.schema.Marker(name="SFX: thunder rumble far", marked_range=TR(RT(5, 24), RT(48, 24))))
+    tl.tracks.markers.append(
+        otio.schema.Marker(name="SFX: thunder rumble far", marked_range=TR(RT(5, 24), RT(48, 24)))
+    )
     edited = tmp_path / "edited.otio"
     otio.adapters.write_to_file(tl, str(edited))
     second = render(edited, tmp_path / "final.otio", FoleyOptions())
@@ -156,14 +192,32 @@ def test_analyze_then_render_honours_every_edit(tmp_path: Path):
 
 def test_static_and_tiny_clips_make_no_events_and_do_not_crash(tmp_path: Path):
     rate = 25.0
-    render_scene(SceneSpec.static(width=128, height=72, rate=rate, frames=50), tmp_path / "still.mp4")
+    render_scene(
+        SceneSpec.static(width=128, height=72, rate=rate, frames=50), tmp_path / "still.mp4"
+    )
     render_scene(SceneSpec(width=128, height=72, rate=rate, frames=3), tmp_path / "tiny.mp4")
     track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
     for name, frames in (("still.mp4", 50), ("tiny.mp4", 2)):
-        track.append(otio.schema.Clip(name=name, media_reference=otio.schema.ExternalReference(target_url=name), source_range=TR(RT(0, rate), RT(frames, rate))))
-    track.append(otio.schema.Clip(name="zero", media_reference=otio.schema.ExternalReference(target_url="tiny.mp4"), source_range=TR(RT(0, rate), RT(0, rate))))
+        track.append(
+            otio.schema.Clip(
+                name=name,
+                media_reference=otio.schema.ExternalReference(target_url=name),
+                source_range=TR(RT(0, rate), RT(frames, rate)),
+            )
+        )
+    track.append(
+        otio.schema.Clip(
+            name="zero",
+            media_reference=otio.schema.ExternalReference(target_url="tiny.mp4"),
+            source_range=TR(RT(0, rate), RT(0, rate)),
+        )
+    )
     tl = otio.schema.Timeline(tracks=[track])
-    tl.tracks.markers.append(otio.schema.Marker(name="SFX: xylophone glissando of doom", marked_range=TR(RT(0, rate), RT(25, rate))))
+    tl.tracks.markers.append(
+        otio.schema.Marker(
+            name="SFX: xylophone glissando of doom", marked_range=TR(RT(0, rate), RT(25, rate))
+        )
+    )
     cut = tmp_path / "quiet.otio"
     otio.adapters.write_to_file(tl, str(cut))
     result = foley(cut, tmp_path / "out.otio", FoleyOptions())
@@ -177,7 +231,13 @@ def test_static_and_tiny_clips_make_no_events_and_do_not_crash(tmp_path: Path):
 def test_corrupt_video_is_named_and_nothing_is_written(tmp_path: Path):
     (tmp_path / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(2000))
     track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
-    track.append(otio.schema.Clip(name="broken", media_reference=otio.schema.ExternalReference(target_url="broken.mp4"), source_range=TR(RT(0, 24), RT(24, 24))))
+    track.append(
+        otio.schema.Clip(
+            name="broken",
+            media_reference=otio.schema.ExternalReference(target_url="broken.mp4"),
+            source_range=TR(RT(0, 24), RT(24, 24)),
+        )
+    )
     cut = tmp_path / "cut.otio"
     otio.adapters.write_to_file(otio.schema.Timeline(tracks=[track]), str(cut))
     before = sorted(os.listdir(tmp_path))
@@ -194,3 +254,15 @@ def test_existing_output_is_refused_before_any_work(tmp_path: Path):
         foley(cut, tmp_path / "out.otio", FoleyOptions())
     assert not (tmp_path / "out_audio").exists()
     assert (tmp_path / "out.otio").read_text() == "previous render"
+
+
+def test_demo_cut_scores_its_own_ground_truth(tmp_path: Path):
+    cut, expected = make_demo_cut(tmp_path)
+    assert (
+        read_timeline(cut).global_start_time.value == 86400
+    )  # 01:00:00:00 at 23.976 counts 24 per second
+    result = foley(cut, tmp_path / "demo.otio", FoleyOptions())
+    rate = read_timeline(cut).global_start_time.rate
+    report = evaluate_timeline(read_timeline(result.output), expected, rate)
+    assert report.onset_acc >= 0.9 and report.iou >= 0.6, report.to_dict()
+    assert any(not e.onscreen and "traffic" in e.text for e in result.analysis.events)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from google.protobuf import descriptor_pb2
+
 from sonicvision.v1 import jobs_pb2, jobs_pb2_grpc
 
 PROTO = Path(__file__).resolve().parents[1] / "proto"

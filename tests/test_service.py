@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -20,9 +21,11 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
 from service_support import RPC_TIMEOUT, RT, Gate, sfx_timeline, timeline_with_media, wait_serving
+
 from sonicvision.adapters.errors import TimelineWriteError
 from sonicvision.adapters.io import read_timeline
 from sonicvision.adapters.tracks import CUE_PREFIX
+from sonicvision.errors import ConfigError
 from sonicvision.server.demo import make_demo_cut
 from sonicvision.server.service import cli as service_cli
 from sonicvision.server.service.app import run_server
@@ -32,8 +35,6 @@ from sonicvision.server.service.jobs import JobManager
 from sonicvision.server.service.spec import JobSpec
 from sonicvision.server.service.store import JobStore, State
 from sonicvision.v1 import jobs_pb2 as pb
-
-from sonicvision.errors import ConfigError
 
 CODE = grpc.StatusCode
 
@@ -196,7 +197,11 @@ def test_backends_health_and_reflection(server):
     motion = backends[(pb.BACKEND_KIND_DETECTOR, "motion")]
     assert motion.loaded and motion.available and motion.device == "cpu"
     assert backends[(pb.BACKEND_KIND_GENERATOR, "procedural")].loaded
-    assert not backends[(pb.BACKEND_KIND_GENERATOR, "ldm")].available
+    ldm = backends[(pb.BACKEND_KIND_GENERATOR, "ldm")]  # registered; needs weights to load
+    assert not ldm.loaded
+    assert ldm.available == all(
+        importlib.util.find_spec(m) for m in ("torch", "diffusers", "transformers")
+    )
 
     with grpc.insecure_channel(client.address) as channel:
         health = health_pb2_grpc.HealthStub(channel)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from service_support import RPC_TIMEOUT, sfx_timeline, wait_serving
+
 from sonicvision.server.demo import make_demo_cut
 from sonicvision.server.service.client import SonicVisionClient
 from sonicvision.v1 import jobs_pb2 as pb

@@ -10,6 +10,7 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 from conftest import fixture_files, fixture_rate, link_stand_in_media, write_video, write_wav
+
 from sonicvision.adapters import (
     MediaNotFoundError,
     TimelineReadError,
@@ -20,10 +21,9 @@ from sonicvision.adapters import (
 from sonicvision.adapters.markers import MarkerRule, read_prompts
 from sonicvision.adapters.media import MediaResolver, PathMapping
 from sonicvision.adapters.tracks import CueMarker, add_sound_tracks, strip_ours
-from sonicvision.server.shots import find_shots, timecode
-
 from sonicvision.errors import SonicVisionError
 from sonicvision.events import Origin, SoundClip, SoundEvent
+from sonicvision.server.shots import find_shots, timecode
 
 RT = otio.opentime.RationalTime
 TR = otio.opentime.TimeRange
@@ -450,3 +450,28 @@ def test_fcp_xml_output_keeps_editor_clips_and_adds_tracks(tmp_path: Path):
         .start_time.value
         == 30
     )
+
+
+@pytest.mark.parametrize(
+    "text,fps",
+    [
+        ("23.976", 24000 / 1001),
+        ("29.97 DF", 30000 / 1001),
+        ("29.97 NDF", 30000 / 1001),
+        ("24000/1001", 24000 / 1001),
+        ("25", 25.0),
+        ("59.94", 60000 / 1001),
+    ],
+)
+def test_rates_as_editors_write_them(text: str, fps: float):
+    from sonicvision.adapters.io import parse_rate
+
+    assert parse_rate(text) == pytest.approx(fps, abs=1e-12)
+
+
+@pytest.mark.parametrize("text", ["fast", "0", "1/0", "2000"])
+def test_bad_rates_are_named(text: str):
+    from sonicvision.adapters.io import parse_rate
+
+    with pytest.raises(TimelineReadError, match="rate"):
+        parse_rate(text)

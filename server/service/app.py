@@ -48,6 +48,17 @@ def format_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
 
 
+class BoundPorts(int):
+    """The gRPC port, an ``int`` as before, with the HTTP/JSON face's port beside it."""
+
+    http_port: int | None
+
+    def __new__(cls, port: int, http_port: int | None = None) -> BoundPorts:
+        bound = super().__new__(cls, port)
+        bound.http_port = http_port
+        return bound
+
+
 def _read(path: str | Path, what: str) -> bytes:
     try:
         return Path(path).read_bytes()
@@ -100,8 +111,13 @@ def run_server(
     max_workers: int = 32,
     runner: Runner = run_pipeline,
     grace_s: float = 2.0,
+    http_port: int | None = None,
 ) -> Iterator[int]:
-    """Serve the Jobs API on ``host:port`` (0: any free port); yields the bound port."""
+    """Serve the Jobs API on ``host:port`` (0: any free port); yields the bound port.
+
+    With ``http_port`` the same jobs are also served as HTTP/JSON (``http.py``) on that port
+    of the same host, under the same token and TLS; the yielded port's ``http_port`` says where.
+    """
     if (tls_cert is None) != (tls_key is None):
         raise ConfigError("TLS needs both a certificate and its key", field="tls-cert")
     check_bind(host, tls=tls_cert is not None, token=token)
@@ -131,7 +147,8 @@ def run_server(
                 ("grpc.so_reuseport", 0),  # a second server on the same port must fail
             ],
         )
-        add_to_server(JobsServicer(jobs, backends), server)
+        servicer = JobsServicer(jobs, backends)
+        add_to_server(servicer, server)
         health_pb2_grpc.add_HealthServicer_to_server(probe, server)
         reflection.enable_server_reflection(
             (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
@@ -162,6 +179,15 @@ def run_server(
             server.stop(grace_s).wait()
 
         stack.callback(shutdown)
+        http_bound = None
+        if http_port is not None:
+            from .http import serve_http
+
+            http_bound = stack.enter_context(
+                serve_http(
+                    servicer, host, http_port, token=token, tls_cert=tls_cert, tls_key=tls_key
+                )
+            )
         threading.Thread(
             target=_warm_up, args=(backends, jobs, probe), name="sonicvision-warmup", daemon=True
         ).start()
@@ -171,4 +197,4 @@ def run_server(
             "TLS" if tls_cert else "plaintext",
             data,
         )
-        yield bound
+        yield BoundPorts(bound, http_bound)

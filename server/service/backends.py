@@ -6,6 +6,7 @@ so the first job does not pay for imports, and ListBackends reports what is real
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import threading
 from collections.abc import Callable
@@ -27,6 +28,16 @@ BUILDERS: dict[str, Callable[[str], object]] = {
     "generator": backends.build_generator,
 }
 MODEL_KINDS = {"r2plus1d": "detector", "vlm": "describer", "ldm": "generator"}
+# The paper's backends are registered everywhere but usable only with the ``gpu`` extra.
+NEEDS_MODULES = {
+    "ldm": ("torch", "diffusers", "transformers"),
+    "r2plus1d": ("torch", "torchvision"),
+    "vlm": ("torch", "transformers"),
+}
+
+
+def _available(name: str) -> bool:
+    return all(importlib.util.find_spec(m) for m in NEEDS_MODULES.get(name, ()))
 
 
 @dataclass(frozen=True)
@@ -68,7 +79,7 @@ class BackendTable:
             for name in registry:
                 rows.append(
                     loaded.get((kind, name))
-                    or BackendInfo(kind, name, True, False, "cpu", f"{kind} {name!r}")
+                    or BackendInfo(kind, name, _available(name), False, "cpu", f"{kind} {name!r}")
                 )
         for name, text in backends.MODEL_BACKENDS.items():
             rows.append(

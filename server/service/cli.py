@@ -50,6 +50,13 @@ def serve_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--port", type=int, default=50051, help="port (0: any free port, printed)")
     p.add_argument(
+        "--http-port",
+        type=int,
+        metavar="PORT",
+        help="also serve the jobs as HTTP/JSON on this port, for Premiere's panel "
+        "(50052 is the panel's default; 0: any free port, printed)",
+    )
+    p.add_argument(
         "--data-dir",
         type=Path,
         help="jobs, events and results (default: ~/.local/share/sonicvision/server)",
@@ -88,12 +95,21 @@ def cmd_serve(args) -> int:
             tls_key=args.tls_key,
             max_queue=args.max_queue,
             max_upload=args.max_upload_mb * 1024 * 1024,
+            http_port=args.http_port,
         ) as port:
             address = format_address(args.host, port)
+            http = port.http_port
             if args.json:
-                print(json.dumps({"address": address, "port": port}), flush=True)
+                report = {"address": address, "port": int(port)}
+                if http is not None:
+                    report["http_port"] = http
+                print(json.dumps(report), flush=True)
             else:
                 print(f"sonicvision serve: listening on {address}", flush=True)
+                if http is not None:
+                    scheme = "https" if args.tls_cert else "http"
+                    where = format_address(args.host, http)
+                    print(f"sonicvision serve: HTTP/JSON on {scheme}://{where}/v1/", flush=True)
             while not stop.wait(0.5):
                 pass
     finally:

@@ -18,12 +18,12 @@ from pathlib import Path, PurePosixPath
 
 import grpc
 import opentimelineio as otio
+
 from sonicvision.adapters.errors import TimelineWriteError
 from sonicvision.adapters.io import read_timeline, write_timeline
+from sonicvision.errors import SonicVisionError
 from sonicvision.v1 import jobs_pb2 as pb
 from sonicvision.v1 import jobs_pb2_grpc
-
-from sonicvision.errors import SonicVisionError
 
 from .errors import RemoteError
 

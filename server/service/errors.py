@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import NoReturn, TypeVar
 
 import grpc
-from sonicvision.adapters.errors import MediaNotFoundError, TimelineReadError, TimelineWriteError
 
+from sonicvision.adapters.errors import MediaNotFoundError, TimelineReadError, TimelineWriteError
 from sonicvision.errors import ConfigError, MediaError, RenderError, SonicVisionError
 
 logger = logging.getLogger(__name__)

@@ -26,9 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sonicvision.adapters.io import read_timeline
-from sonicvision.server.pipeline import FoleyResult
-
 from sonicvision.errors import ConfigError
+from sonicvision.server.pipeline import FoleyResult
 
 from .errors import (
     Cancelled,

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import grpc
 import opentimelineio as otio
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from sonicvision.v1 import jobs_pb2 as pb
 from sonicvision.v1 import jobs_pb2_grpc
 

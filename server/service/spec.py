@@ -19,10 +19,9 @@ from sonicvision.adapters.io import parse_rate, read_timeline
 from sonicvision.adapters.markers import MarkerRule
 from sonicvision.adapters.media import MediaResolver, PathMapping
 from sonicvision.adapters.picture import visible_picture
+from sonicvision.errors import ConfigError
 from sonicvision.server.pipeline import FoleyOptions, FoleyResult, Progress, analyze, foley, render
 from sonicvision.server.place import Mastering
-
-from sonicvision.errors import ConfigError
 
 from .backends import MODEL_KINDS, REGISTRIES
 from .errors import InvalidRequest
@@ -114,6 +113,8 @@ def _check_backend(kind: str, spec: str, guard: PathGuard) -> None:
         if not arg:
             raise ConfigError("library generator needs a folder: library:DIR", field=kind)
         guard.folder(arg, field="options.generator")
+    if kind == "generator" and name == "ldm" and not arg:
+        raise ConfigError("ldm generator needs a model folder: ldm:DIR[,adapter=DIR]", field=kind)
 
 
 def validate_spec(spec: JobSpec, guard: PathGuard) -> JobSpec:

@@ -1,0 +1,73 @@
+"use strict";
+const test = require("node:test");
+const assert = require("node:assert/strict");
+
+const { wire, STORE_KEY } = require("../main");
+
+function fakeDocument(values = {}) {
+  const elements = {};
+  for (const id of ["run", "progress", "status", "server", "pass", "prefix", "token"]) {
+    elements[id] = { value: values[id] ?? "", textContent: "", disabled: false, listeners: [] };
+    elements[id].addEventListener = (type, fn) => elements[id].listeners.push([type, fn]);
+  }
+  return { elements, getElementById: (id) => elements[id] };
+}
+
+function fakeStorage(initial) {
+  const data = new Map(initial ? [[STORE_KEY, JSON.stringify(initial)]] : []);
+  return { getItem: (k) => data.get(k) ?? null, setItem: (k, v) => data.set(k, v), data };
+}
+
+test("the form starts from the remembered options", () => {
+  const doc = fakeDocument();
+  wire(doc, async () => ({}), fakeStorage({ server: "http://localhost:9000", pass: "render", markerPrefix: "" }));
+  assert.equal(doc.elements.server.value, "http://localhost:9000");
+  assert.equal(doc.elements.pass.value, "render");
+  assert.equal(doc.elements.prefix.value, ""); // an empty prefix is a choice, kept
+  const fresh = fakeDocument();
+  wire(fresh, async () => ({}), fakeStorage());
+  assert.equal(fresh.elements.server.value, "http://127.0.0.1:50052");
+  assert.equal(fresh.elements.prefix.value, "SFX:");
+});
+
+test("the button runs with the form's options, shows progress and the summary", async () => {
+  const doc = fakeDocument();
+  const storage = fakeStorage();
+  const seen = [];
+  const click = wire(
+    doc,
+    async (options, onProgress) => {
+      seen.push(options);
+      onProgress({ fraction: 0.5, text: "render 1/2" });
+      assert.equal(doc.elements.progress.value, 50);
+      assert.equal(doc.elements.run.disabled, true);
+      return { jobId: "j1", clips: 2, tracks: ["SV Off-screen"], markers: 0, notes: [] };
+    },
+    storage,
+  );
+  doc.elements.pass.value = "analyze";
+  doc.elements.prefix.value = "FX:";
+  await click();
+  assert.deepEqual(seen, [
+    { serverUrl: "http://127.0.0.1:50052", jobPass: "analyze", markerPrefix: "FX:", token: "" },
+  ]);
+  assert.match(doc.elements.status.textContent, /Added 2 sounds on 1 new audio tracks/);
+  assert.equal(doc.elements.run.disabled, false);
+  assert.equal(JSON.parse(storage.data.get(STORE_KEY)).pass, "analyze");
+});
+
+test("a bad option or a failed run shows one sentence and re-enables the button", async () => {
+  const doc = fakeDocument();
+  let runs = 0;
+  const click = wire(doc, async () => { runs += 1; throw new Error("boom"); }, fakeStorage());
+  doc.elements.server.value = "http://gpu.example:50052";
+  await click();
+  assert.equal(runs, 0);
+  assert.match(doc.elements.status.textContent, /^Server: plain http only reaches this machine/);
+  doc.elements.server.value = "";
+  await click();
+  assert.equal(runs, 1);
+  assert.equal(doc.elements.status.textContent, "SonicVision stopped on an unexpected error: boom");
+  assert.equal(doc.elements.progress.value, 0);
+  assert.equal(doc.elements.run.disabled, false);
+});

@@ -1,0 +1,1 @@
+"""The DaVinci Resolve script (``SonicVision Foley.py``) and the module it runs."""
