@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,22 +129,30 @@ def analyse(
     rate = timeline_rate(timeline)
     detector = build_detector(options.detector)
     describer = build_describer(options.describer)
-    detections: dict[int, Detection] = {}
+    futures: dict[int, Future[Detection]] = {}
+    pending: list[Future[Detection]] = []
 
     def detect(shot: Shot, pictures: np.ndarray | None) -> None:
-        # 2. When: per-frame activity, from the pictures the shot scan already decoded.
+        # 2. When: per-frame activity, from the pictures the shot scan already decoded. It runs
+        # beside the decoding of the next shot; at most one shot waits, to bound memory.
         if pictures is not None and len(pictures) >= 2 and shot.speed > 0:
-            detections[shot.index] = detector.detect(pictures, shot.media_rate)
+            if pending:
+                pending.pop().result()
+            future = worker.submit(detector.detect, pictures, shot.media_rate)
+            futures[shot.index] = future
+            pending.append(future)
 
     # 1. Shots: visible picture, media checked for every clip before any work; one decode.
-    shot_list = find_shots(
-        timeline,
-        resolver,
-        allow_missing=options.allow_missing,
-        progress=progress,
-        on_shot=detect,
-        width=options.analysis_width,
-    )
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect") as worker:
+        shot_list = find_shots(
+            timeline,
+            resolver,
+            allow_missing=options.allow_missing,
+            progress=progress,
+            on_shot=detect,
+            width=options.analysis_width,
+        )
+    detections = {i: f.result() for i, f in futures.items()}
     prompts, marker_notes = read_prompts(timeline, options.marker_rule)
     result = Analysis(shots=shot_list.shots, notes=shot_list.notes + marker_notes)
     claimed: set[int] = set()
