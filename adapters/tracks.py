@@ -129,7 +129,7 @@ def add_sound_tracks(
 ) -> otio.schema.Timeline:
     """A copy of ``timeline`` with on-screen and off-screen tracks (and cue markers) added."""
     result = copy.deepcopy(timeline)
-    rate = _timeline_rate(timeline)
+    rate = timeline_rate(timeline)
     clips = list(clips)
     for kind in ("onscreen", "offscreen"):
         for i, lane in enumerate(_lanes([c for c in clips if c.track == kind])):
@@ -151,7 +151,7 @@ def add_sound_tracks(
     return result
 
 
-def _timeline_rate(timeline: otio.schema.Timeline) -> float:
+def timeline_rate(timeline: otio.schema.Timeline) -> float:
     """The timeline's frame rate: its start time's rate, else the first item's."""
     if timeline.global_start_time is not None:
         return timeline.global_start_time.rate

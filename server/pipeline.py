@@ -27,6 +27,7 @@ from sonicvision.adapters.tracks import (
     CueMarker,
     add_sound_tracks,
     strip_ours,
+    timeline_rate,
 )
 from sonicvision.errors import RenderError
 from sonicvision.events import Origin, Prompt, Shot, SoundClip, SoundEvent
@@ -100,14 +101,6 @@ def _quiet(stage: str, done: int, total: int) -> None:
 
 def _frame(seconds: float, rate: float) -> RationalTime:
     return RationalTime(round(seconds * rate), rate)
-
-
-def timeline_rate(timeline: otio.schema.Timeline) -> float:
-    if timeline.global_start_time is not None:
-        return timeline.global_start_time.rate
-    for clip in timeline.find_clips():
-        return clip.trimmed_range().duration.rate
-    return 24.0
 
 
 def _seconds(shot: Shot, detection: Detection) -> tuple[list[float], list[float]]:

@@ -313,8 +313,8 @@ def _eval_options(p: argparse.ArgumentParser) -> None:
 def cmd_eval(args) -> int:
     from sonicvision.adapters import read_timeline
     from sonicvision.adapters.io import parse_rate
+    from sonicvision.adapters.tracks import timeline_rate
     from sonicvision.server.evaluate import evaluate_timeline, load_expected
-    from sonicvision.server.pipeline import timeline_rate
 
     timeline = read_timeline(args.result)
     rate = parse_rate(args.rate) or timeline_rate(timeline)
