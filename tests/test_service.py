@@ -386,6 +386,10 @@ def test_paths_outside_the_media_roots_are_refused(server, media, tmp_path):
         pb.FoleyOptions(media_roots=[str(outside)]),
         pb.FoleyOptions(generator=f"library:{outside}"),
         pb.FoleyOptions(media_roots=[str(media / "escape_dir")]),
+        pb.FoleyOptions(generator=f"ldm:{outside}"),
+        pb.FoleyOptions(generator=f"ldm:{media},adapter={outside}"),
+        pb.FoleyOptions(detector=f"r2plus1d:{outside},threshold=0.5"),
+        pb.FoleyOptions(describer=f"vlm:{outside}"),
     ]
     for options in bad_options:
         assert code_of(lambda o=options: submit_sfx(client, options=o)) == CODE.PERMISSION_DENIED

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,6 +116,34 @@ def _check_backend(kind: str, spec: str, guard: PathGuard) -> None:
         guard.folder(arg, field="options.generator")
     if kind == "generator" and name == "ldm" and not arg:
         raise ConfigError("ldm generator needs a model folder: ldm:DIR[,adapter=DIR]", field=kind)
+    if name in MODEL_KINDS and arg:
+        _check_model_paths(kind, name, arg, guard)
+
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def _check_model_paths(kind: str, name: str, arg: str, guard: PathGuard) -> None:
+    """A job may load model weights only from folders under the server's roots.
+
+    A VLM named by a Hugging Face id (``Qwen/Qwen2.5-VL-3B-Instruct``) is read from the
+    server's own local cache and is allowed; every other source and ``adapter=`` is a path.
+    """
+    source, _, rest = arg.partition(",")
+    paths = [source.strip()]
+    for item in rest.split(","):
+        key, eq, value = item.partition("=")
+        if eq and key.strip() == "adapter":
+            paths.append(value.strip())
+    for path in paths:
+        if (
+            name == "vlm"
+            and path == source.strip()
+            and _HUB_ID.match(path)
+            and not Path(path).exists()
+        ):
+            continue
+        guard.folder(path, field=f"options.{kind}")
 
 
 def validate_spec(spec: JobSpec, guard: PathGuard) -> JobSpec:
