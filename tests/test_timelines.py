@@ -475,3 +475,30 @@ def test_bad_rates_are_named(text: str):
 
     with pytest.raises(TimelineReadError, match="rate"):
         parse_rate(text)
+
+
+def test_nested_sequence_is_opened_and_trimmed(tmp_path: Path):
+    rate = 25.0
+    write_video(tmp_path / "inner.mov", 200, rate)
+    inner_track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    inner_track.append(otio.schema.Gap(duration=RT(3, rate)))
+    inner_track.append(
+        otio.schema.Clip(
+            name="inner",
+            media_reference=otio.schema.ExternalReference(target_url=str(tmp_path / "inner.mov")),
+            source_range=TR(RT(100, rate), RT(50, rate)),
+        )
+    )
+    nest = otio.schema.Stack(name="nest", source_range=TR(RT(5, rate), RT(20, rate)))
+    nest.append(inner_track)
+    outer = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    outer.append(otio.schema.Gap(duration=RT(10, rate)))
+    outer.append(nest)
+    tl = otio.schema.Timeline(tracks=[outer])
+    shots = find_shots(tl, MediaResolver(None)).shots
+    # The nest shows inner's frames 2..21 of its own time (inner starts at nest frame 3):
+    # nest frame 5 is inner source 102, played at record frame 10.
+    assert [(s.clip_name, s.record_range, s.source_range.start_time.value) for s in shots] == [
+        ("inner", TR(RT(10, rate), RT(20, rate)), 102)
+    ]
+    assert shots[0].first_frame == 102 and shots[0].frame_count == 20
