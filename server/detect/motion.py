@@ -61,7 +61,7 @@ class MotionConfig:
     """Thresholds of :class:`MotionDetector`: speeds in frame widths per second, areas as
     fractions of the frame, levels in 8-bit grey."""
 
-    flow_width: int = 128  # width the flow is computed at, pixels
+    flow_width: int = 160  # width the flow is computed at, pixels
     impact_speed: float = 0.15  # a stop loses at least this speed ...
     impact_fraction: float = 0.5  # ... and at least this fraction of its incoming speed
     impact_area: float = 0.0012  # stopping pixels needed for an impact
