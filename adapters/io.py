@@ -35,8 +35,11 @@ _NTSC = {
 
 def parse_rate(text: str | float | None, *, field: str = "rate") -> float | None:
     """'23.976', '29.97', '24000/1001' or 25 -> frames per second (NTSC rates made exact)."""
-    if text is None:
-        return None
+    return None if text is None else float(exact_rate(text, field=field))
+
+
+def exact_rate(text: str | float, *, field: str = "rate") -> Fraction:
+    """A rate as editors and NLEs write it ('29.97 DF', '23.976') as an exact fraction."""
     raw = re.sub(r"\s*N?DF$", "", str(text).strip().upper())
     try:
         value = Fraction(_NTSC[raw]) if raw in _NTSC else Fraction(raw)
@@ -44,7 +47,7 @@ def parse_rate(text: str | float | None, *, field: str = "rate") -> float | None
         raise TimelineReadError(f"{text!r} is not a frame rate", field=field) from None
     if not 1 <= value <= 1000:
         raise TimelineReadError(f"frame rate {text!r} is outside 1..1000 fps", field=field)
-    return float(value)
+    return value
 
 
 def adapter_for(path: Path) -> str:

@@ -34,14 +34,6 @@ AUDIO = 2  # AppendToTimeline mediaType: 1 video only, 2 audio only
 # Resolve's AppendToTimeline end frame is exclusive (design.md): a clip of N frames from frame S
 # is startFrame=S, endFrame=S+N. Flip this one switch if a Resolve version proves otherwise.
 END_FRAME_INCLUSIVE = False
-NTSC = {
-    "23.976": Fraction(24000, 1001),
-    "23.98": Fraction(24000, 1001),
-    "29.97": Fraction(30000, 1001),
-    "47.952": Fraction(48000, 1001),
-    "59.94": Fraction(60000, 1001),
-    "119.88": Fraction(120000, 1001),
-}
 # OTIO marker colours -> Resolve's marker colour names.
 MARKER_COLORS = {
     "RED": "Red",
@@ -150,16 +142,13 @@ class Settings:
 
 def parse_rate(text: str) -> Fraction:
     """Resolve's ``timelineFrameRate`` ("23.976", "25", "29.97 DF") as an exact rate."""
-    raw = re.sub(r"\s*N?DF$", "", str(text).strip().upper())
-    if raw in NTSC:
-        return NTSC[raw]
+    from sonicvision.adapters.io import exact_rate
+    from sonicvision.errors import SonicVisionError
+
     try:
-        rate = Fraction(raw).limit_denominator(1001)
-    except (ValueError, ZeroDivisionError):
-        raise PluginError(f"Resolve reports an unreadable frame rate: {text!r}.") from None
-    if not 1 <= rate <= 1000:
-        raise PluginError(f"Resolve reports an impossible frame rate: {text!r}.")
-    return rate
+        return exact_rate(text).limit_denominator(1001)
+    except SonicVisionError as exc:
+        raise PluginError(f"Resolve reports an unusable frame rate: {exc.message}.") from None
 
 
 def to_frames(time: Any, fps: Fraction) -> int:
