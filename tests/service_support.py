@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from pathlib import Path
 
 import grpc
 import opentimelineio as otio
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from sonicvision.server.service.spec import run_pipeline
@@ -96,3 +98,19 @@ class Gate:
                 opened.wait(RPC_TIMEOUT)
 
         return run_pipeline(spec, timeline, result_dir, held)
+
+
+def make_test_certificate(folder: Path) -> tuple[Path, Path]:
+    """A self-signed localhost certificate and key (openssl), for TLS tests."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    made = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )  # fmt: skip
+    if made.returncode != 0:
+        pytest.skip(f"openssl cannot make a test certificate: {made.stderr.decode()[:200]}")
+    return cert, key

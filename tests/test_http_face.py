@@ -8,13 +8,12 @@ import hashlib
 import http.client
 import json
 import ssl
-import subprocess
 from pathlib import Path
 
 import grpc
 import opentimelineio as otio
 import pytest
-from service_support import sfx_timeline, timeline_with_media, wait_serving
+from service_support import make_test_certificate, sfx_timeline, timeline_with_media, wait_serving
 
 from sonicvision.errors import ConfigError
 from sonicvision.server.service import cli as service_cli
@@ -321,17 +320,7 @@ def test_premiere_fixtures_have_the_live_shapes(face, done_job):
 
 
 def test_tls_and_token_beyond_loopback(tmp_path):
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    made = subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-        capture_output=True,
-        timeout=30,
-        check=False,
-    )  # fmt: skip
-    if made.returncode != 0:
-        pytest.skip(f"openssl cannot make a test certificate: {made.stderr.decode()[:200]}")
+    cert, key = make_test_certificate(tmp_path)
     with run_server(
         "0.0.0.0", data_dir=tmp_path / "d", token=TOKEN, tls_cert=cert, tls_key=key, http_port=0
     ) as port:

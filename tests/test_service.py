@@ -6,7 +6,6 @@ import argparse
 import importlib.util
 import json
 import os
-import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +19,15 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
-from service_support import RPC_TIMEOUT, RT, Gate, sfx_timeline, timeline_with_media, wait_serving
+from service_support import (
+    RPC_TIMEOUT,
+    RT,
+    Gate,
+    make_test_certificate,
+    sfx_timeline,
+    timeline_with_media,
+    wait_serving,
+)
 
 from sonicvision.adapters.errors import TimelineWriteError
 from sonicvision.adapters.io import read_timeline
@@ -529,17 +536,7 @@ def test_non_loopback_needs_tls_and_token(tmp_path):
 
 
 def test_tls_with_token_serves_beyond_loopback(tmp_path):
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    made = subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-        capture_output=True,
-        timeout=30,
-        check=False,
-    )  # fmt: skip
-    if made.returncode != 0:
-        pytest.skip(f"openssl cannot make a test certificate: {made.stderr.decode()[:200]}")
+    cert, key = make_test_certificate(tmp_path)
     with run_server(
         "0.0.0.0", data_dir=tmp_path / "d", token="tok", tls_cert=cert, tls_key=key
     ) as port:
