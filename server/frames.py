@@ -17,6 +17,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from sonicvision.errors import MediaError
 
@@ -320,11 +321,26 @@ def _check_range(info: MediaInfo, start: int, count: int) -> None:
         )
 
 
-def _to_array(frame: av.VideoFrame, size: tuple[int, int]) -> np.ndarray:
-    w, h = size
-    if (frame.width, frame.height) == (w, h):
-        return frame.to_ndarray(format="bgr24")
-    return frame.reformat(width=w, height=h, format="bgr24", interpolation="AREA").to_ndarray()
+class _Scaler:
+    """Scales decoded frames to the analysis size as BGR, with one swscale context for all.
+
+    ``VideoFrame.reformat`` makes a new context for every frame, and setting one up for a
+    large downscale costs twice the scaling itself (measured on 1080p: 0.76 against 0.24 ms a
+    frame). One thread: the detector works beside the decode and needs the other core.
+    """
+
+    def __init__(self, size: tuple[int, int]) -> None:
+        self.size = size
+        self._reformatter = VideoReformatter()
+
+    def __call__(self, frame: av.VideoFrame) -> np.ndarray:
+        w, h = self.size
+        if (frame.width, frame.height) == (w, h):
+            return frame.to_ndarray(format="bgr24")
+        scaled = self._reformatter.reformat(
+            frame, width=w, height=h, format="bgr24", interpolation="AREA", threads=1
+        )
+        return scaled.to_ndarray()
 
 
 def _iter_still(info: MediaInfo, count: int, size: tuple[int, int]) -> Iterator[np.ndarray]:
@@ -335,7 +351,7 @@ def _iter_still(info: MediaInfo, count: int, size: tuple[int, int]) -> Iterator[
             frame = next(container.decode(video=0))
         except (av.error.FFmpegError, StopIteration) as exc:
             raise MediaError("Cannot decode the image.", path=info.path) from exc
-        image = _to_array(frame, size)
+        image = _Scaler(size)(frame)
     image.flags.writeable = False
     for _ in range(count):
         yield image
@@ -355,6 +371,7 @@ def _iter_video(
         return
     end = start + count
     next_index = start
+    scale = _Scaler(size)
     try:
         for index, frame in _indexed(info, start):
             if index < start:
@@ -367,7 +384,7 @@ def _iter_video(
                     "the file may be damaged or have a variable frame rate. " + _VFR_HINT,
                     path=info.path,
                 )
-            yield _to_array(frame, size)
+            yield scale(frame)
             next_index += 1
     except av.error.FFmpegError as exc:
         raise MediaError(

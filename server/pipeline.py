@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from sonicvision.events import Origin, Prompt, Shot, SoundClip, SoundEvent
 
 from .backends import build_describer, build_detector, build_generator
 from .detect.base import Detection
+from .detect.worker import DetectionWorker
 from .generate.base import Generator, SoundRequest
 from .place import Mastering, render_clip
 from .shots import find_shots, timecode
@@ -122,30 +122,18 @@ def analyse(
     rate = timeline_rate(timeline)
     detector = build_detector(options.detector)
     describer = build_describer(options.describer)
-    futures: dict[int, Future[Detection]] = {}
-    pending: list[Future[Detection]] = []
-
-    def detect(shot: Shot, pictures: np.ndarray | None) -> None:
-        # 2. When: per-frame activity, from the pictures the shot scan already decoded. It runs
-        # beside the decoding of the next shot; at most one shot waits, to bound memory.
-        if pictures is not None and len(pictures) >= 2 and shot.speed > 0:
-            if pending:
-                pending.pop().result()
-            future = worker.submit(detector.detect, pictures, shot.media_rate)
-            futures[shot.index] = future
-            pending.append(future)
-
     # 1. Shots: visible picture, media checked for every clip before any work; one decode.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect") as worker:
+    # 2. When: per-frame activity, measured from the frames the shot scan decodes, beside it.
+    with DetectionWorker(detector) as detecting:
         shot_list = find_shots(
             timeline,
             resolver,
             allow_missing=options.allow_missing,
             progress=progress,
-            on_shot=detect,
+            watch=detecting,
             width=options.analysis_width,
         )
-    detections = {i: f.result() for i, f in futures.items()}
+        detections = detecting.collect()
     prompts, marker_notes = read_prompts(timeline, options.marker_rule)
     result = Analysis(shots=shot_list.shots, notes=shot_list.notes + marker_notes)
     claimed: set[int] = set()

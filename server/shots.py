@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Protocol
 
 import av
 import numpy as np
@@ -33,7 +34,20 @@ logger = logging.getLogger(__name__)
 TimeRange = otio.opentime.TimeRange
 RationalTime = otio.opentime.RationalTime
 Progress = Callable[[str, int, int], None]
-ShotCallback = Callable[[Shot, "np.ndarray | None"], None]
+
+
+class ClipWatch(Protocol):
+    """Sees one clip's decoded frames as they come and each of its shots once found."""
+
+    def frame(self, picture: np.ndarray) -> None:
+        """The next decoded frame: (H, W, 3) uint8 BGR at analysis width."""
+
+    def shot(self, shot: Shot) -> None:
+        """A shot of this clip; its frames have all been given to :meth:`frame`."""
+
+
+# Called as each clip's scan starts, with the media and the first media frame decoded.
+ClipWatcher = Callable[[MediaInfo, int], "ClipWatch | None"]
 
 
 @dataclass(frozen=True)
@@ -79,11 +93,10 @@ def _embedded_timecode(path: Path) -> str | None:
 
 @dataclass(frozen=True)
 class ShotFrames:
-    """One shot found while scanning a clip: its media frames, and the pictures if kept."""
+    """One shot found while scanning a clip: its media frames."""
 
     first: int  # media frame index
     count: int
-    pictures: np.ndarray | None  # (count, H, W, 3) BGR at analysis width, or None
 
 
 def scan_clip(
@@ -93,12 +106,16 @@ def scan_clip(
     info: MediaInfo,
     *,
     width: int = ANALYSIS_WIDTH,
-    keep_pictures: bool = False,
+    on_frame: Callable[[np.ndarray], None] | None = None,
     threshold: float = 27.0,
     min_shot_s: float = 0.3,
 ) -> Iterator[ShotFrames]:
     """Decode a clip's used frames once, find its cuts (PySceneDetect's ContentDetector) and
-    hand over each shot with its pictures, so detection needs no second decode.
+    hand each decoded frame to ``on_frame``, so detection needs no second decode.
+
+    A shot is yielded once its cut is found, which can be a few frames after the cut (the
+    detector's flash filter): by then ``on_frame`` has seen all of its frames and maybe some
+    of the next shot's.
 
     PySceneDetect downscales to ~256 px itself before scoring; we give it frames already at the
     analysis width. Its default minimum shot (15 frames) would hide a cut early in a trimmed
@@ -106,23 +123,19 @@ def scan_clip(
     """
     rate = info.rate_exact
     detector = ContentDetector(threshold=threshold, min_scene_len=max(2, round(min_shot_s * rate)))
-    held: list[np.ndarray] = []
     shot_first = first
 
     def flush(upto: int) -> ShotFrames:
-        nonlocal held, shot_first
-        n = upto - shot_first
-        pictures = np.stack(held[:n]) if keep_pictures and n else None
-        held = held[n:] if keep_pictures else held
-        done = ShotFrames(shot_first, n, pictures)
+        nonlocal shot_first
+        done = ShotFrames(shot_first, upto - shot_first)
         shot_first = upto
         return done
 
     last = first
     for i, picture in enumerate(frames.iter_frames(path, first, count, width, info=info)):
         last = first + i
-        if keep_pictures:
-            held.append(picture)
+        if on_frame is not None:
+            on_frame(picture)
         for cut in detector.process_frame(FrameTimecode(last, rate), picture):
             if shot_first < cut.frame_num < first + count:
                 yield flush(cut.frame_num)
@@ -160,9 +173,9 @@ def clip_shots(
     *,
     detect_cuts: bool = True,
     width: int = ANALYSIS_WIDTH,
-    on_shot: ShotCallback | None = None,
+    watch: ClipWatcher | None = None,
 ) -> list[Shot]:
-    """The shots inside one visible clip; ``on_shot`` gets each with its pictures."""
+    """The shots inside one visible clip; ``watch`` sees its frames and shots as they come."""
 
     def make(record: TimeRange, note: str, first: int, count: int, rate: float) -> Shot:
         return Shot(
@@ -182,8 +195,6 @@ def clip_shots(
     made: list[Shot] = []
     if piece.still or piece.speed <= 0:
         made.append(make(piece.record_range, piece.note, 0, 0, 0.0))
-        if on_shot:
-            on_shot(made[-1], None)
         return made
     info = frames.probe(path)
     clock = media_clock(path, piece.clip.media_reference.available_range, info)
@@ -205,10 +216,12 @@ def clip_shots(
     if count <= 0:
         return made
     end = piece.record_range.end_time_exclusive()
+    watching = watch(info, first) if watch is not None and detect_cuts else None
     if not detect_cuts:
-        spans: Iterator[ShotFrames] = iter([ShotFrames(first, count, None)])
+        spans: Iterator[ShotFrames] = iter([ShotFrames(first, count)])
     else:
-        spans = scan_clip(path, first, count, info, width=width, keep_pictures=on_shot is not None)
+        on_frame = watching.frame if watching is not None else None
+        spans = scan_clip(path, first, count, info, width=width, on_frame=on_frame)
     for span in spans:
         start = _record_time(piece, span.first, clock, first)
         stop = min(end, _record_time(piece, span.first + span.count, clock, first))
@@ -225,8 +238,8 @@ def clip_shots(
                 float(clock.rate),
             )
         )
-        if on_shot:
-            on_shot(made[-1], span.pictures)
+        if watching is not None:
+            watching.shot(made[-1])
     return made
 
 
@@ -237,13 +250,13 @@ def find_shots(
     allow_missing: bool = False,
     detect: bool = True,
     progress: Progress | None = None,
-    on_shot: ShotCallback | None = None,
+    watch: ClipWatcher | None = None,
     width: int = ANALYSIS_WIDTH,
 ) -> ShotList:
     """Every shot on the timeline, in record order. Media is checked for all clips first.
 
-    With ``on_shot``, each shot is handed over with its decoded pictures as soon as it is found,
-    so the caller analyses it without decoding again and without holding the whole clip.
+    With ``watch``, each scanned clip's decoded frames and its shots are handed over as they
+    come, so the caller analyses them without decoding again and without holding the clip.
     """
     pieces, notes = visible_picture(timeline)
     result = ShotList(notes=list(notes))
@@ -264,7 +277,7 @@ def find_shots(
         if progress:
             progress("shots", i, len(located))
         result.shots += clip_shots(
-            piece, path, len(result.shots), detect_cuts=detect, width=width, on_shot=on_shot
+            piece, path, len(result.shots), detect_cuts=detect, width=width, watch=watch
         )
     if progress:
         progress("shots", len(located), len(located))

@@ -47,3 +47,53 @@ class Detector(ABC):
     @abstractmethod
     def detect(self, frames: np.ndarray, rate: float) -> Detection:
         """``frames``: (T, H, W, 3) uint8 BGR at analysis resolution; ``rate``: frames/s."""
+
+    def stream(self, rate: float) -> FrameStream:
+        """A stream for one clip's frames at ``rate``, decided shot by shot.
+
+        The default keeps each shot's frames and runs :meth:`detect` on them; a detector that
+        can measure frame by frame overrides this and keeps only what it measured.
+        """
+        return BufferedStream(self, rate)
+
+
+class FrameStream(ABC):
+    """One clip's frames, pushed in decoding order, and a :class:`Detection` per shot.
+
+    A shot is asked for once all its frames are pushed; ``first`` counts from the first frame
+    pushed. Frames before a shot that was asked for may be forgotten, so shots are asked for
+    in order. This lets the decode of a long clip go on while its earlier frames are measured,
+    without the clip's pictures ever being held whole.
+    """
+
+    @abstractmethod
+    def push(self, frame: np.ndarray) -> None:
+        """The next frame, (H, W, 3) uint8 BGR at analysis resolution."""
+
+    @abstractmethod
+    def shot(self, first: int, count: int) -> Detection:
+        """Detection for frames ``first .. first + count - 1``, indices relative to the shot."""
+
+
+class BufferedStream(FrameStream):
+    """Keeps the frames of the shot in progress and hands them to ``detector.detect``."""
+
+    def __init__(self, detector: Detector, rate: float) -> None:
+        self.detector, self.rate = detector, rate
+        self._frames: list[np.ndarray] = []
+        self._offset = 0  # stream index of self._frames[0]
+
+    def push(self, frame: np.ndarray) -> None:
+        self._frames.append(frame)
+
+    def shot(self, first: int, count: int) -> Detection:
+        start = first - self._offset
+        if start < 0 or start + count > len(self._frames):
+            raise ValueError(
+                f"frames {first}..{first + count - 1} are not in the stream "
+                f"(it holds {self._offset}..{self._offset + len(self._frames) - 1})"
+            )
+        pictures = np.stack(self._frames[start : start + count])
+        del self._frames[: start + count]
+        self._offset = first + count
+        return self.detector.detect(pictures, self.rate)

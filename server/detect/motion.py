@@ -44,12 +44,16 @@ space is judged as one region.
 from __future__ import annotations
 
 import logging
+import os
+import threading
+from collections import deque
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from sonicvision.server.detect.base import Detection, Detector, EventInterval
+from sonicvision.server.detect.base import Detection, Detector, EventInterval, FrameStream
 
 logger = logging.getLogger(__name__)
 
@@ -88,45 +92,13 @@ class MotionDetector(Detector):
         frames = np.asarray(frames)
         if frames.ndim != 4 or frames.shape[-1] != 3:
             raise ValueError(f"frames must be (T, H, W, 3) BGR, got shape {frames.shape}")
-        if not rate > 0:
-            raise ValueError(f"rate must be positive, got {rate}")
-        n = len(frames)
-        if n < 2:
-            return Detection(np.zeros(n, bool), [], np.zeros(n, np.float32), ["too few frames"])
-        evidence = self._evidence(frames, float(rate))
-        return self._decide(evidence, float(rate))
+        stream = self.stream(rate)
+        for frame in frames:
+            stream.push(frame)
+        return stream.shot(0, len(frames))
 
-    # 1. Per-frame evidence from the flow.
-
-    def _evidence(self, frames: np.ndarray, rate: float) -> _Evidence:
-        n, h, w = frames.shape[:3]
-        scale = min(self.config.flow_width, w) / w
-        scale = max(scale, _MIN_SIDE / min(h, w))  # the flow needs a few patches each way
-        fw, fh = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
-        grid = _Grid(fw, fh, rate / fw)
-        ev = _Evidence.empty(n)
-        cut = self.config.cut_unmatched
-        dis = _make_flow()  # one per call: detect() may run in several threads
-        prev = _gray(frames[0], fw, fh)
-        prev_tex = _Structure.of(prev, self.config.min_slope)
-        prev_in: _Incoming | None = None
-        before: _Incoming | None = None  # how frame t-2 arrived: nothing known for frame 0
-        for t in range(1, n):
-            cur = _gray(frames[t], fw, fh)
-            cur_tex = _Structure.of(cur, self.config.min_slope)
-            back = dis.calc(cur, prev, None)  # on frame t, towards t-1
-            fwd = dis.calc(prev, cur, None)  # on frame t-1, towards t
-            inc = self._incoming(grid, prev, cur, cur_tex, back, fwd)
-            ev.camera[t] = inc.camera
-            ev.unmatched[t] = inc.unmatched
-            ev.moving[t] = inc.moving.mean()
-            ev.speed[t] = float(inc.speed[inc.moving].mean()) if inc.moving.any() else 0.0
-            ev.at_edge[t] = inc.moving[grid.band(inc.margin)].sum() / inc.moving.size
-            # Frame t-1 can now be judged: how it arrived, how it left, and what came before.
-            if before is not None and max(ev.unmatched[t - 2 : t + 1]) < cut:
-                self._impact(ev, t - 1, grid, before, prev_in, inc, fwd, prev, prev_tex, cur)
-            before, prev, prev_tex, prev_in = prev_in, cur, cur_tex, inc
-        return ev
+    def stream(self, rate: float) -> MotionStream:
+        return MotionStream(self, rate, _shared_pool())
 
     def _incoming(
         self,
@@ -153,10 +125,15 @@ class MotionDetector(Detector):
             -camera * grid.to_speed, vin, speed, reliable, moving, margin, unmatched, back, changed
         )
 
+    def _grid(self, w: int, h: int, rate: float) -> tuple[_Grid, tuple[int, int]]:
+        """The flow's pixel grid for pictures ``w`` x ``h``, and its size."""
+        scale = min(self.config.flow_width, w) / w
+        scale = max(scale, _MIN_SIDE / min(h, w))  # the flow needs a few patches each way
+        fw, fh = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
+        return _Grid(fw, fh, rate / fw), (fw, fh)
+
     def _impact(
         self,
-        ev: _Evidence,
-        t: int,
         grid: _Grid,
         before: _Incoming,
         inc: _Incoming,
@@ -165,12 +142,28 @@ class MotionDetector(Detector):
         here: np.ndarray,
         structure: _Structure,
         nxt: np.ndarray,
-    ) -> None:
-        """Does something stop at frame t? Velocity arriving (``inc``) against leaving."""
+    ) -> tuple[float, float]:
+        """Does something stop at this frame? Velocity arriving (``inc``) against leaving.
+
+        Returns the impact evidence (deceleration summed over the stopping pixels, per frame
+        area) and the stopping pixels' mean deceleration; zeros when nothing stops."""
         cfg = self.config
         impact_speed = grid.speed(cfg.impact_speed, cfg)
 
-        # 1. Velocity leaving each pixel of frame t, where it can be known.
+        # 1. Pixels that arrived fast, and were already moving a frame earlier (a stop ends a
+        # motion). A moving object's flow spills onto the still background beside it: what
+        # arrived fast must also have changed. What would be out of view next frame is leaving.
+        # Most frames have too few of them for an impact: they need nothing more.
+        vin, sin = inc.velocity, inc.speed
+        arrived = inc.reliable & inc.changed & (sin > impact_speed)
+        leaving = arrived & ~grid.stays(inc.back, inc.margin)
+        fast = arrived & ~leaving
+        candidate = fast & grid.follow(before.moving, inc.back)
+        least = cfg.impact_area * candidate.size
+        if candidate.sum() < least:
+            return 0.0, 0.0
+
+        # 2. Velocity leaving each pixel of frame t, where it can be known.
         camera = _camera(fwd, structure.textured)
         reliable, _ = grid.reliable(fwd, inc_next.back, here, nxt, cfg.min_level * 1.5)
         reliable &= structure.textured
@@ -180,23 +173,15 @@ class MotionDetector(Detector):
         vout = structure.measurable((fwd - camera) * grid.to_speed)
         vout[~reliable & unchanged] = 0.0  # looks the same next frame: at rest
 
-        # 2. Pixels that arrived fast and lose at least half their speed along their path.
-        vin, sin = inc.velocity, inc.speed
+        # 3. Of those, the pixels that lose at least half their speed along their path.
         along = (vout[..., 0] * vin[..., 0] + vout[..., 1] * vin[..., 1]) / np.maximum(sin, 1e-6)
         decel = sin - along
-        # A moving object's flow spills onto the still background beside it: what arrived
-        # fast must also have changed. What would be out of view next frame is leaving.
-        arrived = inc.reliable & inc.changed & (sin > impact_speed)
-        leaving = arrived & ~grid.stays(inc.back, inc.margin)
-        fast = arrived & ~leaving
-        stop = fast & (reliable | unchanged)
+        stop = candidate & (reliable | unchanged)
         stop &= (decel > impact_speed) & (decel > cfg.impact_fraction * sin)
-        # A stop ends a motion: where each pixel was a frame earlier, it was moving already.
-        stop &= grid.follow(before.moving, inc.back)
-        if stop.sum() < cfg.impact_area * stop.size:
-            return
+        if stop.sum() < least:
+            return 0.0, 0.0
 
-        # 3. Judge each moving region as a whole (pieces of one object joined).
+        # 4. Judge each moving region as a whole (pieces of one object joined).
         count, labels = cv2.connectedComponents(
             cv2.dilate(inc.moving.view(np.uint8), _REGION), connectivity=8
         )
@@ -233,9 +218,10 @@ class MotionDetector(Detector):
             keep &= ~((per_region(side & arrived) > 0) & (heading > 0))
         keep[0] = False  # the background
         pixels = int(n_stop[keep].sum())
-        if pixels >= cfg.impact_area * stop.size:
-            ev.impact[t] = float(s_stop[keep].sum()) / stop.size
-            ev.impact_speed[t] = float(s_stop[keep].sum()) / pixels
+        if pixels < cfg.impact_area * stop.size:
+            return 0.0, 0.0
+        total = float(s_stop[keep].sum())
+        return total / stop.size, total / pixels
 
     # 2. Decisions: impacts, continuous runs, activity.
 
@@ -297,27 +283,199 @@ class MotionDetector(Detector):
         return Detection(activity, intervals, scores, notes)
 
 
+class MotionStream(FrameStream):
+    """Measures each frame as it is pushed (flow against the frame before) and keeps only the
+    per-frame evidence, so a long clip is never held whole.
+
+    The flow of each pair of frames is measured in a small pool of threads (OpenCV and numpy
+    release the GIL), and folded into the evidence in order, so the result does not depend on
+    the threads. The evidence is measured across shot boundaries too; :meth:`shot` forgets
+    what crossed into the shot (its first frame's arrival, and the impact judgements that
+    needed frames outside it), so a shot's result is exactly what
+    :meth:`MotionDetector.detect` gives for its frames alone.
+    """
+
+    def __init__(self, detector: MotionDetector, rate: float, pool: Executor | None) -> None:
+        if not rate > 0:
+            raise ValueError(f"rate must be positive, got {rate}")
+        self.detector, self.rate, self.pool = detector, float(rate), pool
+        self._rows: list[_Row] = []
+        self._offset = 0  # stream index of self._rows[0]
+        self._shape: tuple[int, ...] | None = None
+        self._grid: _Grid | None = None
+        self._size = (0, 0)
+        self._prev: tuple[np.ndarray, _Structure] | None = None
+        self._measuring: deque[tuple[_Pair, Future[_Measured]]] = deque()
+        self._recent: deque[_Row] = deque(maxlen=3)  # rows of frames t-2, t-1, t once folded
+        self._prev_in: _Incoming | None = None
+        self._before: _Incoming | None = None  # how frame t-2 arrived
+
+    def push(self, frame: np.ndarray) -> None:
+        frame = np.asarray(frame)
+        if frame.ndim != 3 or frame.shape[-1] != 3:
+            raise ValueError(f"a frame must be (H, W, 3) BGR, got shape {frame.shape}")
+        if self._shape is None:
+            self._shape = frame.shape
+            self._grid, self._size = self.detector._grid(frame.shape[1], frame.shape[0], self.rate)
+        elif frame.shape != self._shape:
+            raise ValueError(f"frame of shape {frame.shape} in a stream of {self._shape}")
+        cur = _gray(frame, *self._size)
+        cur_tex = _Structure.of(cur, self.detector.config.min_slope)
+        row = _Row()
+        self._rows.append(row)
+        if self._prev is None:
+            self._prev = cur, cur_tex
+            self._recent.append(row)
+            return
+        pair = _Pair(row, *self._prev, cur, cur_tex)
+        self._prev = cur, cur_tex
+        if self.pool is None:
+            self._fold(pair, self._measure(pair))
+            return
+        self._measuring.append((pair, self.pool.submit(self._measure, pair)))
+        depth = 2 * getattr(self.pool, "_max_workers", 1)
+        while self._measuring and (self._measuring[0][1].done() or len(self._measuring) > depth):
+            self._fold_next()
+
+    def _measure(self, pair: _Pair) -> _Measured:
+        """Flow both ways between the two frames, and how the second one arrived."""
+        dis = _thread_flow(self._size)
+        back = dis.calc(pair.cur, pair.prev, None)  # on frame t, towards t-1
+        fwd = dis.calc(pair.prev, pair.cur, None)  # on frame t-1, towards t
+        assert self._grid is not None
+        inc = self.detector._incoming(self._grid, pair.prev, pair.cur, pair.cur_tex, back, fwd)
+        return _Measured(inc, fwd)
+
+    def _fold_next(self) -> None:
+        pair, future = self._measuring.popleft()
+        self._fold(pair, future.result())
+
+    def _fold(self, pair: _Pair, measured: _Measured) -> None:
+        """Frame t's row, in order; then frame t-1 can be judged: how it arrived, how it left,
+        and what came before."""
+        det, grid, cfg = self.detector, self._grid, self.detector.config
+        assert grid is not None
+        inc, row = measured.incoming, pair.row
+        row.camera = inc.camera
+        row.unmatched = inc.unmatched
+        row.moving = float(inc.moving.mean())
+        row.speed = float(inc.speed[inc.moving].mean()) if inc.moving.any() else 0.0
+        row.at_edge = float(inc.moving[grid.band(inc.margin)].sum() / inc.moving.size)
+        self._recent.append(row)
+        rows = self._recent
+        if self._before is not None and max(r.unmatched for r in rows) < cfg.cut_unmatched:
+            assert self._prev_in is not None
+            judged = rows[-2]
+            judged.impact, judged.impact_speed = det._impact(
+                grid,
+                self._before,
+                self._prev_in,
+                inc,
+                measured.fwd,
+                pair.prev,
+                pair.prev_tex,
+                pair.cur,
+            )
+        self._before, self._prev_in = self._prev_in, inc
+
+    def shot(self, first: int, count: int) -> Detection:
+        while self._measuring:
+            self._fold_next()
+        start = first - self._offset
+        if start < 0 or start + count > len(self._rows):
+            raise ValueError(
+                f"frames {first}..{first + count - 1} are not in the stream "
+                f"(it measured {self._offset}..{self._offset + len(self._rows) - 1})"
+            )
+        rows = self._rows[start : start + count]
+        del self._rows[: start + count]
+        self._offset = first + count
+        if count < 2:
+            return Detection(
+                np.zeros(count, bool), [], np.zeros(count, np.float32), ["too few frames"]
+            )
+        ev = _Evidence.of(rows)
+        # What crossed into the shot: its first frame's arrival, and impacts judged with frames
+        # outside it (the first two frames need the two before; the last needs the next).
+        ev.clear(0)
+        ev.impact[[1, -1]] = ev.impact_speed[[1, -1]] = 0.0
+        return self.detector._decide(ev, self.rate)
+
+
 _MIN_SIDE = 16
+_POOL_LOCK = threading.Lock()
+_POOL: list[ThreadPoolExecutor] = []
+
+
+def _shared_pool() -> ThreadPoolExecutor:
+    """The threads that measure frame pairs, one pool per process (streams share it): as many
+    as there are cores, at most four (beyond that the decode cannot keep up)."""
+    with _POOL_LOCK:
+        if not _POOL:
+            threads = max(1, min(4, os.cpu_count() or 1))
+            _POOL.append(ThreadPoolExecutor(threads, thread_name_prefix="motion"))
+        return _POOL[0]
+
+
 _KERNEL = np.ones((3, 3), np.uint8)
 _REGION = np.ones((7, 7), np.uint8)  # joins the pieces of one moving object
 
 
+@dataclass(frozen=True)
+class _Pair:
+    """Two neighbouring frames (grey, at flow size) waiting to be measured, and the row of the
+    second one."""
+
+    row: _Row
+    prev: np.ndarray
+    prev_tex: _Structure
+    cur: np.ndarray
+    cur_tex: _Structure
+
+
+@dataclass(frozen=True)
+class _Measured:
+    incoming: _Incoming
+    fwd: np.ndarray  # flow on frame t-1 towards t: how frame t-1 left
+
+
+@dataclass
+class _Row:
+    """One frame's measurements: the motion arriving at it from the frame before."""
+
+    moving: float = 0.0  # fraction of the frame moving
+    speed: float = 0.0  # mean speed of the moving pixels, widths/s
+    at_edge: float = 0.0  # moving pixels at the frame's edge, as a fraction of the frame
+    camera: tuple[float, float] = (0.0, 0.0)  # global motion, widths/s
+    unmatched: float = 0.0  # share of pixels the flow cannot match (a cut: most)
+    impact: float = 0.0  # deceleration summed over stopping pixels / frame area
+    impact_speed: float = 0.0  # mean deceleration of the stopping pixels, widths/s
+
+
 @dataclass
 class _Evidence:
-    """Per-frame measurements; index t is the frame (motion arriving at t from t-1)."""
+    """The rows of one shot as arrays; index t is the frame."""
 
-    moving: np.ndarray  # fraction of the frame moving
-    speed: np.ndarray  # mean speed of the moving pixels, widths/s
-    at_edge: np.ndarray  # moving pixels at the frame's edge, as a fraction of the frame
-    camera: np.ndarray  # (T, 2) global motion, widths/s
-    unmatched: np.ndarray  # share of pixels the flow cannot match (a cut: most)
-    impact: np.ndarray  # deceleration summed over stopping pixels / frame area
-    impact_speed: np.ndarray  # mean deceleration of the stopping pixels, widths/s
+    moving: np.ndarray
+    speed: np.ndarray
+    at_edge: np.ndarray
+    camera: np.ndarray  # (T, 2)
+    unmatched: np.ndarray
+    impact: np.ndarray
+    impact_speed: np.ndarray
 
     @classmethod
-    def empty(cls, n: int) -> _Evidence:
-        z = np.zeros(n)
-        return cls(z.copy(), z.copy(), z.copy(), np.zeros((n, 2)), z.copy(), z.copy(), z.copy())
+    def of(cls, rows: list[_Row]) -> _Evidence:
+        def column(name: str) -> np.ndarray:
+            return np.array([getattr(r, name) for r in rows], dtype=float)
+
+        names = ("moving", "speed", "at_edge", "camera", "unmatched", "impact", "impact_speed")
+        return cls(*(column(n) for n in names))
+
+    def clear(self, t: int) -> None:
+        """Forget everything measured at frame ``t``."""
+        for values in vars(self).values():
+            values[t] = 0.0
 
 
 @dataclass
@@ -345,7 +503,9 @@ class _Structure:
 
     textured: np.ndarray  # (h, w) bool
     edge_only: np.ndarray  # (h, w) bool: a straight edge, not a corner or texture
-    normal: np.ndarray  # (h, w, 2) unit vector across the edge
+    nx: np.ndarray  # (h, w) unit vector across the edge (0 off straight edges) ...
+    ny: np.ndarray
+    off_edge: np.ndarray  # (h, w) float32: 1 where the whole flow is seen, 0 on straight edges
 
     @classmethod
     def of(cls, gray: np.ndarray, slope: float) -> _Structure:
@@ -356,16 +516,26 @@ class _Structure:
         c = cv2.blur(gy * gy, (5, 5))
         half_sum, root = (a + c) / 2, np.sqrt(((a - c) / 2) ** 2 + b * b)
         big, small = half_sum + root, half_sum - root
-        theta = 0.5 * np.arctan2(2 * b, a - c)
-        normal = np.stack([np.cos(theta), np.sin(theta)], axis=-1)
         floor = slope * slope
-        return cls(big > floor, (big > floor) & (small <= floor), normal)
+        textured = big > floor
+        edge_only = textured & (small <= floor)
+        on = np.flatnonzero(edge_only)  # integer indices: faster than the mask, same values
+        theta = 0.5 * np.arctan2(2 * b.ravel().take(on), a.ravel().take(on) - c.ravel().take(on))
+        nx, ny = np.zeros_like(a), np.zeros_like(a)
+        nx.ravel()[on], ny.ravel()[on] = np.cos(theta), np.sin(theta)
+        return cls(textured, edge_only, nx, ny, (~edge_only).astype(np.float32))
 
     def measurable(self, flow: np.ndarray) -> np.ndarray:
-        """``flow`` with only its across-the-edge component kept on straight edges."""
-        along = flow[..., 0] * self.normal[..., 0] + flow[..., 1] * self.normal[..., 1]
-        projected = along[..., None] * self.normal
-        return np.where(self.edge_only[..., None], projected, flow)
+        """``flow`` with only its across-the-edge component kept on straight edges.
+
+        Written without masks (``off_edge`` and the normal are 0 where they do not apply),
+        which is several times faster on these small pictures and gives the same numbers."""
+        fx, fy = flow[..., 0], flow[..., 1]
+        along = fx * self.nx + fy * self.ny
+        out = np.empty_like(flow)
+        np.add(fx * self.off_edge, along * self.nx, out=out[..., 0])
+        np.add(fy * self.off_edge, along * self.ny, out=out[..., 1])
+        return out
 
 
 class _Grid:
@@ -460,6 +630,21 @@ class _Grid:
         return m
 
 
+_local = threading.local()
+
+
+def _thread_flow(size: tuple[int, int]) -> cv2.DISOpticalFlow:
+    """This thread's flow object for pictures of ``size``: one may not be used by two threads
+    at once, and one that has seen a tiny picture keeps its finest scale lowered for good
+    (its results on other sizes change)."""
+    flows = getattr(_local, "flows", None)
+    if flows is None:
+        flows = _local.flows = {}
+    if size not in flows:
+        flows[size] = _make_flow()
+    return flows[size]
+
+
 def _make_flow() -> cv2.DISOpticalFlow:
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
     # Finer than the preset (whose scale 2 loses small objects) and without the variational
@@ -474,8 +659,21 @@ def _camera(flow: np.ndarray, textured: np.ndarray) -> np.ndarray:
     """The camera's motion: the median flow where the picture has detail to follow (flat
     areas take any flow), on every other pixel (the median is robust, not precise)."""
     sub, tex = flow[::2, ::2], textured[::2, ::2]
-    pick = sub[tex] if tex.sum() >= 0.05 * tex.size else sub.reshape(-1, 2)
-    return np.median(pick, axis=0)
+    if np.count_nonzero(tex) >= 0.05 * tex.size:
+        xs, ys = sub[..., 0][tex], sub[..., 1][tex]
+    else:
+        xs, ys = sub[..., 0].ravel(), sub[..., 1].ravel()
+    return np.array([_median(xs), _median(ys)], dtype=flow.dtype)
+
+
+def _median(values: np.ndarray) -> np.floating:
+    """``np.median`` of a 1-D array, without its generality (a third of its time here)."""
+    n = values.size
+    k = n // 2
+    if n % 2:
+        return np.partition(values, k)[k]
+    low, high = np.partition(values, [k - 1, k])[k - 1 : k + 1]
+    return (low + high) / 2
 
 
 def _gray(frame: np.ndarray, w: int, h: int) -> np.ndarray:
