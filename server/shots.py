@@ -46,8 +46,8 @@ class ClipWatch(Protocol):
         """A shot of this clip; its frames have all been given to :meth:`frame`."""
 
 
-# Called as each clip's scan starts, with the media and the first media frame decoded.
-ClipWatcher = Callable[[MediaInfo, int], "ClipWatch | None"]
+# Called as each clip's scan starts: the media, the first media frame decoded, how many.
+ClipWatcher = Callable[[MediaInfo, int, int], "ClipWatch | None"]
 
 
 @dataclass(frozen=True)
@@ -216,7 +216,7 @@ def clip_shots(
     if count <= 0:
         return made
     end = piece.record_range.end_time_exclusive()
-    watching = watch(info, first) if watch is not None and detect_cuts else None
+    watching = watch(info, first, count) if watch is not None and detect_cuts else None
     if not detect_cuts:
         spans: Iterator[ShotFrames] = iter([ShotFrames(first, count)])
     else:

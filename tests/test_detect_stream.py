@@ -3,6 +3,7 @@ numbers as detecting each shot alone; and the worker that runs it beside the dec
 
 from __future__ import annotations
 
+import sys
 import threading
 from fractions import Fraction
 from pathlib import Path
@@ -14,8 +15,9 @@ import pytest
 from sonicvision.events import Shot
 from sonicvision.server.detect import motion
 from sonicvision.server.detect.base import BufferedStream, Detection, Detector, FrameStream
+from sonicvision.server.detect.child import DetectorProcessError, can_spawn
 from sonicvision.server.detect.motion import MotionDetector
-from sonicvision.server.detect.worker import DetectionWorker
+from sonicvision.server.detect.worker import DetectionWorker, _ClipWatch
 from sonicvision.server.frames import MediaInfo
 from sonicvision.server.scenes import ObjectSpec, SceneSpec, render_frames
 
@@ -162,7 +164,7 @@ def test_worker_measures_beside_the_caller_and_returns_every_shot():
     frames = _scene()
     detector = MotionDetector()
     with DetectionWorker(detector, depth=4) as worker:
-        watch = worker(_info(), 10)  # the clip's scan starts at media frame 10
+        watch = worker(_info(), 10, len(frames))  # the clip's scan starts at media frame 10
         for frame in frames:
             watch.frame(frame)
         watch.shot(_shot(0, 10, 40))
@@ -190,9 +192,71 @@ class _Broken(Detector):
 
 def test_worker_raises_a_failed_measurement_with_the_shot_that_needed_it():
     with DetectionWorker(_Broken(), depth=2) as worker:
-        watch = worker(_info(), 0)
+        watch = worker(_info(), 0, 5)
         for _ in range(5):  # the bounded queue must not lock up after a failure
             watch.frame(np.zeros((8, 8, 3), np.uint8))
         watch.shot(_shot(0, 0, 5))
         with pytest.raises(RuntimeError, match="could not be measured"):
             worker.collect()
+
+
+# --- in a child process -------------------------------------------------------------------
+
+
+def test_a_long_clip_is_measured_in_a_child_process_with_the_same_numbers():
+    frames = _scene()
+    detector = MotionDetector()
+    with DetectionWorker(detector, depth=4, child_from_s=1.0) as worker:
+        watch = worker(_info(), 0, len(frames))
+        assert worker._child is not None, "a 4 s clip over a 1 s threshold goes to a child"
+        for frame in frames:
+            watch.frame(frame)
+        watch.shot(_shot(0, 0, 50))
+        watch.shot(_shot(1, 50, len(frames) - 50))
+        results = worker.collect()
+    _same(results[0], detector.detect(frames[:50], 25.0))
+    _same(results[1], detector.detect(frames[50:], 25.0))
+    assert worker._child._process.poll() == 0, "the child ended cleanly"
+
+
+def test_a_short_clip_stays_in_this_process():
+    with DetectionWorker(MotionDetector(), child_from_s=20.0) as worker:
+        worker(_info(), 0, 25 * 19)
+        assert worker._child is None
+
+
+def test_an_error_in_the_child_is_raised_here():
+    frames = _scene()[:12]
+    with DetectionWorker(MotionDetector(), depth=4, child_from_s=0.0) as worker:
+        watch = worker(_info(), 0, 12)
+        for frame in frames[:6]:
+            watch.frame(frame)
+        watch.frame(frames[6][:, :100])  # a frame of another size
+        for frame in frames[7:]:
+            watch.frame(frame)
+        watch.shot(_shot(0, 0, 12))
+        with pytest.raises(ValueError, match="frame of shape"):
+            worker.collect()
+
+
+def test_a_child_that_dies_is_reported_not_waited_for():
+    frames = _scene()[:12]
+    with pytest.raises(DetectorProcessError, match="stopped before answering"):
+        with DetectionWorker(MotionDetector(), depth=4, child_from_s=0.0) as worker:
+            watch = worker(_info(), 0, 12)
+            worker._child._process.kill()
+            for frame in frames:
+                watch.frame(frame)
+            watch.shot(_shot(0, 0, 12))
+            worker.collect()
+
+
+def test_no_child_inside_an_editor_or_a_frozen_app(monkeypatch):
+    monkeypatch.setattr(sys, "executable", "/Applications/DaVinci Resolve/Resolve")
+    assert not can_spawn()
+    with DetectionWorker(MotionDetector(), child_from_s=0.0) as worker:
+        assert isinstance(worker(_info(), 0, 100), _ClipWatch)
+    monkeypatch.setattr(sys, "executable", r"C:\Python312\python.exe")
+    assert can_spawn()
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    assert not can_spawn()

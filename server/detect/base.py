@@ -56,6 +56,11 @@ class Detector(ABC):
         """
         return BufferedStream(self, rate)
 
+    def for_child(self) -> Detector | None:
+        """A copy of this detector to run in a child process beside the decode, or None when
+        it must stay in this one (a model on a GPU, weights too big to load twice)."""
+        return None
+
 
 class FrameStream(ABC):
     """One clip's frames, pushed in decoding order, and a :class:`Detection` per shot.

@@ -85,8 +85,9 @@ class MotionDetector(Detector):
 
     name = "motion"
 
-    def __init__(self, config: MotionConfig | None = None) -> None:
+    def __init__(self, config: MotionConfig | None = None, threads: int | None = None) -> None:
         self.config = config or MotionConfig()
+        self.threads = threads  # threads measuring frame pairs; None: one per core, up to 4
 
     def detect(self, frames: np.ndarray, rate: float) -> Detection:
         frames = np.asarray(frames)
@@ -98,7 +99,13 @@ class MotionDetector(Detector):
         return stream.shot(0, len(frames))
 
     def stream(self, rate: float) -> MotionStream:
-        return MotionStream(self, rate, _shared_pool())
+        threads = self.threads or max(1, min(4, os.cpu_count() or 1))
+        pool = _shared_pool(threads) if threads > 1 else None
+        return MotionStream(self, rate, pool, depth=2 * threads)
+
+    def for_child(self) -> MotionDetector:
+        # The process that decodes keeps a core: the child measures with the others.
+        return MotionDetector(self.config, threads=max(1, min(4, (os.cpu_count() or 2) - 1)))
 
     def _incoming(
         self,
@@ -295,10 +302,12 @@ class MotionStream(FrameStream):
     :meth:`MotionDetector.detect` gives for its frames alone.
     """
 
-    def __init__(self, detector: MotionDetector, rate: float, pool: Executor | None) -> None:
+    def __init__(
+        self, detector: MotionDetector, rate: float, pool: Executor | None, depth: int = 4
+    ) -> None:
         if not rate > 0:
             raise ValueError(f"rate must be positive, got {rate}")
-        self.detector, self.rate, self.pool = detector, float(rate), pool
+        self.detector, self.rate, self.pool, self.depth = detector, float(rate), pool, depth
         self._rows: list[_Row] = []
         self._offset = 0  # stream index of self._rows[0]
         self._shape: tuple[int, ...] | None = None
@@ -333,8 +342,9 @@ class MotionStream(FrameStream):
             self._fold(pair, self._measure(pair))
             return
         self._measuring.append((pair, self.pool.submit(self._measure, pair)))
-        depth = 2 * getattr(self.pool, "_max_workers", 1)
-        while self._measuring and (self._measuring[0][1].done() or len(self._measuring) > depth):
+        while self._measuring and (
+            self._measuring[0][1].done() or len(self._measuring) > self.depth
+        ):
             self._fold_next()
 
     def _measure(self, pair: _Pair) -> _Measured:
@@ -404,17 +414,16 @@ class MotionStream(FrameStream):
 
 _MIN_SIDE = 16
 _POOL_LOCK = threading.Lock()
-_POOL: list[ThreadPoolExecutor] = []
+_POOLS: dict[int, ThreadPoolExecutor] = {}
 
 
-def _shared_pool() -> ThreadPoolExecutor:
-    """The threads that measure frame pairs, one pool per process (streams share it): as many
-    as there are cores, at most four (beyond that the decode cannot keep up)."""
+def _shared_pool(threads: int) -> ThreadPoolExecutor:
+    """Threads that measure frame pairs, shared by every stream of the process (streams come
+    and go with clips and jobs; their threads should not)."""
     with _POOL_LOCK:
-        if not _POOL:
-            threads = max(1, min(4, os.cpu_count() or 1))
-            _POOL.append(ThreadPoolExecutor(threads, thread_name_prefix="motion"))
-        return _POOL[0]
+        if threads not in _POOLS:
+            _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="motion")
+        return _POOLS[threads]
 
 
 _KERNEL = np.ones((3, 3), np.uint8)

@@ -1,13 +1,17 @@
-"""Detection beside the decode: one thread measures frames while the next ones are decoded.
+"""Detection beside the decode: frames are measured while the next ones are decoded.
 
 The shot scan decodes each clip once (PySceneDetect needs every frame anyway). Its frames go
-to this worker as they come, so the detector's measuring overlaps the decoding on a second
-core and no clip is ever held whole: at most ``depth`` frames wait. One worker thread keeps
-the order (a stream's frames, then its shots) without locks.
+to this worker as they come, so the detector's measuring overlaps the decoding on another
+core and no clip is ever held whole: at most ``depth`` frames wait. A long clip goes to a
+child process when the detector allows it (see ``child.py``: it escapes the interpreter
+lock); otherwise one worker thread keeps the order (a stream's frames, then its shots)
+without locks. Either way a shot's detection is the same.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
@@ -17,8 +21,16 @@ import numpy as np
 
 from sonicvision.events import Shot
 from sonicvision.server.frames import MediaInfo
+from sonicvision.server.shots import ClipWatch
 
 from .base import Detection, Detector, FrameStream
+from .child import DetectorProcess, can_spawn
+
+logger = logging.getLogger(__name__)
+
+# Clips at least this long are measured in a child process: starting one costs about half a
+# second of a core (a fresh interpreter importing numpy and OpenCV).
+CHILD_FROM_S = 20.0
 
 
 class DetectionWorker:
@@ -28,15 +40,41 @@ class DetectionWorker:
     is raised by that shot's future.
     """
 
-    def __init__(self, detector: Detector, depth: int = 32) -> None:
+    def __init__(
+        self, detector: Detector, depth: int = 32, child_from_s: float | None = CHILD_FROM_S
+    ) -> None:
         self.detector = detector
         self.results: dict[int, Future[Detection]] = {}
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect")
         self._room = threading.BoundedSemaphore(depth)
+        self._depth = depth
+        self._child_from_s = child_from_s  # None: never in a child
+        self._child: DetectorProcess | None = None
+        self._child_tried = False
 
-    def __call__(self, info: MediaInfo, first: int) -> _ClipWatch:
-        """A clip's scan starts at media frame ``first``."""
-        return _ClipWatch(self, self.detector.stream(float(info.rate_exact)), first)
+    def __call__(self, info: MediaInfo, first: int, count: int) -> ClipWatch:
+        """A clip's scan of ``count`` frames starts at media frame ``first``."""
+        rate = float(info.rate_exact)
+        child = self._child_for(count / rate if rate > 0 else 0.0)
+        if child is not None:
+            return _ChildWatch(child, child.stream(rate), first)
+        return _ClipWatch(self, self.detector.stream(rate), first)
+
+    def _child_for(self, seconds: float) -> DetectorProcess | None:
+        """The child process, started for the first clip long enough to repay its start."""
+        if self._child is not None or self._child_tried:
+            return self._child
+        if self._child_from_s is None or seconds < self._child_from_s:
+            return None
+        self._child_tried = True
+        copy = self.detector.for_child()
+        if copy is None or (os.cpu_count() or 1) < 2 or not can_spawn():
+            return None
+        try:
+            self._child = DetectorProcess(copy, self._depth)
+        except (OSError, RuntimeError) as exc:  # no processes here: threads do the same work
+            logger.warning("detection stays in this process: %s", exc)
+        return self._child
 
     def __enter__(self) -> DetectionWorker:
         _opencv_threads.enter()
@@ -49,11 +87,31 @@ class DetectionWorker:
         trace: TracebackType | None,
     ) -> None:
         self._pool.shutdown(wait=True, cancel_futures=error is not None)
+        if self._child is not None:
+            self._child.close(wait=error is None)
         _opencv_threads.leave()
 
     def collect(self) -> dict[int, Detection]:
         """Every shot's detection, waiting for the last ones."""
-        return {index: future.result() for index, future in self.results.items()}
+        out = {index: future.result() for index, future in self.results.items()}
+        if self._child is not None:
+            out.update(self._child.results())
+        return out
+
+
+class _ChildWatch:
+    """One clip's stream in the child process."""
+
+    def __init__(self, child: DetectorProcess, stream: int, first: int) -> None:
+        self.child, self.stream, self.first = child, stream, first
+
+    def frame(self, picture: np.ndarray) -> None:
+        self.child.frame(self.stream, picture)
+
+    def shot(self, shot: Shot) -> None:
+        if shot.frame_count >= 2:
+            first = shot.first_frame - self.first
+            self.child.shot(self.stream, shot.index, first, shot.frame_count)
 
 
 class _ClipWatch:
