@@ -76,6 +76,7 @@ class MotionConfig:
     # no impact. It binds above 32 fps only. On 30 generated 50/59.94 fps scenes it took the
     # false impacts from 41 to 12 and kept all 26 true ones (1.0 px lost a small bounce).
     impact_noise_px: float = 0.75
+    impact_steady: float = 0.65
     move_area: float = 0.0025  # moving pixels needed for continuous activity
     min_level: float = 10.0  # least grey-level change that counts as a change
     min_slope: float = 1.5  # grey levels per pixel: flatter areas have no measurable flow
@@ -229,6 +230,15 @@ class MotionDetector(Detector):
         vx, vy = per_region(arrived, vin[..., 0]), per_region(arrived, vin[..., 1])
         for side, heading in zip(grid.sides(inc.margin), (-vx, vx, -vy, vy), strict=True):
             keep &= ~((per_region(side & arrived) > 0) & (heading > 0))
+        # A motion that was already slowing down (an eased stop, a cup set down) ends softly:
+        # what stops must arrive at least ``impact_steady`` times as fast as it moved a frame
+        # earlier (read where each pixel came from).
+        if cfg.impact_steady > 0:
+            mx, my = grid.x + inc.back[..., 0], grid.y + inc.back[..., 1]
+            earlier = cv2.remap(
+                before.speed, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            )
+            keep &= per_region(stop, sin) >= cfg.impact_steady * per_region(stop, earlier)
         keep[0] = False  # the background
         pixels = int(n_stop[keep].sum())
         if pixels < cfg.impact_area * stop.size:
