@@ -3,6 +3,7 @@ numbers as detecting each shot alone; and the worker that runs it beside the dec
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 from fractions import Fraction
@@ -260,3 +261,16 @@ def test_no_child_inside_an_editor_or_a_frozen_app(monkeypatch):
     assert can_spawn()
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     assert not can_spawn()
+
+
+def test_ctrl_c_is_the_parents_to_handle_not_the_childs():
+    frames = _scene()[:20]
+    with DetectionWorker(MotionDetector(), depth=4, child_from_s=0.0) as worker:
+        watch = worker(_info(), 0, 20)
+        for frame in frames[:10]:
+            watch.frame(frame)
+        worker._child._process.send_signal(signal.SIGINT)  # the terminal's Ctrl-C reaches both
+        for frame in frames[10:]:
+            watch.frame(frame)
+        watch.shot(_shot(0, 0, 20))
+        assert sorted(worker.collect()) == [0]

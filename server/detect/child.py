@@ -20,6 +20,7 @@ import os
 import pickle
 import queue
 import re
+import signal
 import struct
 import subprocess
 import sys
@@ -59,6 +60,7 @@ class DetectorProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
+            start_new_session=True,  # the terminal's Ctrl-C is for us; we end the child (POSIX)
         )
         self._outbox: queue.Queue[tuple | None] = queue.Queue(maxsize=depth)
         self._answers: dict[int, tuple[str, Any]] = {}
@@ -228,7 +230,18 @@ def _portable(exc: BaseException) -> BaseException:
     return exc
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """Entry point of the child. Ctrl-C reaches the whole process group: the parent decides
+    when the child ends (it closes the pipe, or kills it), so the child ignores it rather
+    than print a second traceback. A parent that went away ends it quietly."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     channel_in, channel_out = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print from a library must not corrupt the channel
-    serve(channel_in, channel_out)
+    try:
+        serve(channel_in, channel_out)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
+if __name__ == "__main__":
+    main()
