@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sonicvision.server.detect.base import Detection
-from sonicvision.server.detect.motion import IMPACT_SPAN_S, MotionDetector
+from sonicvision.server.detect.motion import IMPACT_SPAN_S, MotionConfig, MotionDetector
 from sonicvision.server.frames import probe, read_frames
 from sonicvision.server.scenes import (
     FLOOR_Y,
@@ -242,6 +242,57 @@ def test_pan_alone_is_not_an_event(tmp_path, rate, pan):
     gt, det = _detect(tmp_path, spec)
     assert det.intervals == [], [(iv.onset, iv.motion) for iv in det.intervals]
     assert np.median(det.scores) < 0.5
+
+
+@pytest.mark.parametrize("steady", [0.65, 0.0], ids=["rule", "without"])
+def test_a_short_slide_easing_to_rest_is_no_impact(tmp_path, steady):
+    # A slide eases out over a few frames: its last frame stops from a third of its speed.
+    # Without the rule that a stop must not already be slowing down, that read as an impact.
+    spec = SceneSpec(
+        320,
+        180,
+        24,
+        96,
+        background="gradient",
+        camera_pan_px_per_frame=0.8,
+        objects=[ObjectSpec("slide", 7, 19, x=0.27, distance=0.5)],
+        seed=12,
+    )
+    gt = render_scene(spec, tmp_path / "slide.mp4")
+    frames = read_frames(gt.path, 0, gt.frames, width=256)
+    det = MotionDetector(MotionConfig(impact_steady=steady)).detect(frames, gt.rate)
+    impacts = [iv.onset for iv in det.intervals if not iv.continuous]
+    if steady:
+        assert impacts == [], impacts
+        assert [iv.motion for iv in det.intervals] == ["slide"]
+    else:
+        assert impacts, "the scene no longer shows what the rule is for"
+
+
+@pytest.mark.parametrize("resume", [0.5, 99.0], ids=["rule", "without"])
+def test_a_drift_that_stutters_under_a_pan_is_no_impact(tmp_path, resume):
+    # 59.94 fps, a pan that the flat background hides: the cup at rest drifts with it, below a
+    # pixel a frame, and the codec makes it move in fits. A halt that moves on the same way two
+    # frames later is a stutter.
+    spec = SceneSpec(
+        256,
+        180,
+        Fraction(60000, 1001),
+        239,
+        background="gradient",
+        camera_pan_px_per_frame=1.5,
+        objects=[ObjectSpec("fall", 17, 42, x=0.3), ObjectSpec("hit", 90, 115, x=0.6)],
+        seed=5,
+    )
+    gt = render_scene(spec, tmp_path / "drift.mp4")
+    frames = read_frames(gt.path, 0, gt.frames, width=256)
+    det = MotionDetector(MotionConfig(resume_fraction=resume)).detect(frames, gt.rate)
+    impacts = [iv.onset for iv in det.intervals if not iv.continuous]
+    truth = [e.onset_frame for e in gt.impacts]
+    if resume < 1:
+        assert impacts == truth, impacts
+    else:
+        assert set(impacts) > set(truth), "the scene no longer shows what the rule is for"
 
 
 def test_cut_inside_the_frames_is_no_event_and_is_noted(tmp_path):

@@ -16,9 +16,11 @@ How intervals are built (frame indices relative to the first frame passed in):
 * **impact** (``continuous=False``): frame ``t`` is an impact when, within one moving region,
   most pixels that arrived at ``t`` faster than ``impact_speed`` lose at least half of that
   speed along their path into ``t + 1`` (a sudden stop, or a bounce proven by a reliable
-  flow going back), the region was already moving at ``t - 1`` (the approach), a stop is
-  confirmed by the region being at rest at ``t + 1``, and nothing says the region is leaving
-  the view instead. ``onset`` is ``t``: the contact frame, the first frame where the object
+  flow going back), the region was already moving at ``t - 1`` (the approach) and not
+  already slowing down (``impact_steady``: an eased stop is soft), a stop is confirmed by the
+  region being at rest at ``t + 1`` and not moving on the same way at ``t + 2`` (a stutter;
+  not checked on a shot's last two frames), and nothing says the region is leaving the view
+  instead. ``onset`` is ``t``: the contact frame, the first frame where the object
   is at the floor / against what it hit. The interval is ``[t, t + round(impact_span_s *
   rate))``, clipped to the shot: a short attack-and-decay span. At most one impact per stop
   (the strongest frame within two frames).
@@ -36,7 +38,9 @@ frames (the flow matches less than half the picture) carry no evidence and are n
 evidence and the moving area, each divided by its threshold (>= 1 means above it).
 
 Limits: synthetic tests show onsets on the exact frame; very slow slides at high rates
-(below ~0.1 widths/s at 50-60 fps) are partly missed; an object disappearing behind a
+(below ~0.1 widths/s at 50-60 fps) are partly missed; at 50-60 fps an object at rest under
+a pan that a flat background hides drifts in fits and can still read as stops (see
+bench/detector_sweep.py); an object disappearing behind a
 look-alike occluder can read as a stop; motion of two objects that overlap in time and
 space is judged as one region.
 """
@@ -77,6 +81,9 @@ class MotionConfig:
     # false impacts from 41 to 12 and kept all 26 true ones (1.0 px lost a small bounce).
     impact_noise_px: float = 0.75
     impact_steady: float = 0.65
+    # What halted and moves on the same way two frames later at this fraction of its arrival
+    # speed stuttered: no impact.
+    resume_fraction: float = 0.5
     move_area: float = 0.0025  # moving pixels needed for continuous activity
     min_level: float = 10.0  # least grey-level change that counts as a change
     min_slope: float = 1.5  # grey levels per pixel: flatter areas have no measurable flow
@@ -156,11 +163,12 @@ class MotionDetector(Detector):
         here: np.ndarray,
         structure: _Structure,
         nxt: np.ndarray,
-    ) -> tuple[float, float]:
+    ) -> tuple[float, float, _Halt | None]:
         """Does something stop at this frame? Velocity arriving (``inc``) against leaving.
 
         Returns the impact evidence (deceleration summed over the stopping pixels, per frame
-        area) and the stopping pixels' mean deceleration; zeros when nothing stops."""
+        area), the stopping pixels' mean deceleration (zeros when nothing stops), and, when
+        most of it halted rather than rebounded, what halted (see :meth:`_resumes`)."""
         cfg = self.config
         impact_speed = grid.speed(cfg.impact_speed, cfg.impact_noise_px)
 
@@ -175,7 +183,7 @@ class MotionDetector(Detector):
         candidate = fast & grid.follow(before.moving, inc.back)
         least = cfg.impact_area * candidate.size
         if candidate.sum() < least:
-            return 0.0, 0.0
+            return 0.0, 0.0, None
 
         # 2. Velocity leaving each pixel of frame t, where it can be known.
         camera = _camera(fwd, structure.textured)
@@ -193,7 +201,7 @@ class MotionDetector(Detector):
         stop = candidate & (reliable | unchanged)
         stop &= (decel > impact_speed) & (decel > cfg.impact_fraction * sin)
         if stop.sum() < least:
-            return 0.0, 0.0
+            return 0.0, 0.0, None
 
         # 4. Judge each moving region as a whole (pieces of one object joined).
         count, labels = cv2.connectedComponents(
@@ -242,9 +250,24 @@ class MotionDetector(Detector):
         keep[0] = False  # the background
         pixels = int(n_stop[keep].sum())
         if pixels < cfg.impact_area * stop.size:
-            return 0.0, 0.0
+            return 0.0, 0.0, None
         total = float(s_stop[keep].sum())
-        return total / stop.size, total / pixels
+        kept = keep[labels]
+        held = halted & kept & at_rest[labels]
+        halt = _Halt(held, vin, sin) if held.sum() > (rebound & kept).sum() else None
+        return total / stop.size, total / pixels, halt
+
+    def _resumes(self, halt: _Halt, later: _Incoming) -> bool:
+        """Did what halted at frame t go on the same way at t + 2 (``later``: how frame t + 2
+        arrived)? Then it stuttered (a drift the flow reads in flickers, a codec's skipped
+        block), it did not hit anything: an impact leaves its object at rest or sends it back.
+        Read on the pixels that halted, where the flow at t + 2 is reliable."""
+        seen = halt.mask & later.reliable
+        if seen.sum() < 0.5 * halt.mask.sum():
+            return False  # too little to tell
+        vin, sin = halt.velocity[seen], halt.speed[seen]
+        along = (later.velocity[seen] * vin).sum(axis=1) / np.maximum(sin, 1e-6)
+        return float(along.mean()) >= self.config.resume_fraction * float(sin.mean())
 
     # 2. Decisions: impacts, continuous runs, activity.
 
@@ -334,6 +357,7 @@ class MotionStream(FrameStream):
         self._recent: deque[_Row] = deque(maxlen=3)  # rows of frames t-2, t-1, t once folded
         self._prev_in: _Incoming | None = None
         self._before: _Incoming | None = None  # how frame t-2 arrived
+        self._halt: tuple[_Row, _Halt] | None = None  # frame t-1 halted: check it at t+1
 
     def push(self, frame: np.ndarray) -> None:
         frame = np.asarray(frame)
@@ -389,10 +413,16 @@ class MotionStream(FrameStream):
         row.at_edge = float(inc.moving[grid.band(inc.margin)].sum() / inc.moving.size)
         self._recent.append(row)
         rows = self._recent
+        # Frame t-2 halted: does it go on the same way now? (Not across a cut.)
+        if self._halt is not None:
+            judged, halt = self._halt
+            if max(r.unmatched for r in rows) < cfg.cut_unmatched:
+                judged.resumed = det._resumes(halt, inc)
+            self._halt = None
         if self._before is not None and max(r.unmatched for r in rows) < cfg.cut_unmatched:
             assert self._prev_in is not None
             judged = rows[-2]
-            judged.impact, judged.impact_speed = det._impact(
+            judged.impact, judged.impact_speed, halt = det._impact(
                 grid,
                 self._before,
                 self._prev_in,
@@ -402,6 +432,8 @@ class MotionStream(FrameStream):
                 pair.prev_tex,
                 pair.cur,
             )
+            if halt is not None:
+                self._halt = judged, halt
         self._before, self._prev_in = self._prev_in, inc
 
     def shot(self, first: int, count: int) -> Detection:
@@ -425,6 +457,10 @@ class MotionStream(FrameStream):
         # outside it (the first two frames need the two before; the last needs the next).
         ev.clear(0)
         ev.impact[[1, -1]] = ev.impact_speed[[1, -1]] = 0.0
+        # A stutter is known two frames on: not for the last two frames of the shot.
+        stuttered = np.array([r.resumed for r in rows], dtype=bool)
+        stuttered[-2:] = False
+        ev.impact[stuttered] = ev.impact_speed[stuttered] = 0.0
         return self.detector._decide(ev, self.rate)
 
 
@@ -464,6 +500,15 @@ class _Measured:
     fwd: np.ndarray  # flow on frame t-1 towards t: how frame t-1 left
 
 
+@dataclass(frozen=True)
+class _Halt:
+    """The pixels of frame t that halted in an impact, and how they arrived."""
+
+    mask: np.ndarray  # (h, w) bool
+    velocity: np.ndarray  # (h, w, 2) widths/s
+    speed: np.ndarray  # (h, w)
+
+
 @dataclass
 class _Row:
     """One frame's measurements: the motion arriving at it from the frame before."""
@@ -475,6 +520,7 @@ class _Row:
     unmatched: float = 0.0  # share of pixels the flow cannot match (a cut: most)
     impact: float = 0.0  # deceleration summed over stopping pixels / frame area
     impact_speed: float = 0.0  # mean deceleration of the stopping pixels, widths/s
+    resumed: bool = False  # what halted here moved on the same way two frames later
 
 
 @dataclass
