@@ -1,9 +1,10 @@
 """What sounds: a text for each detected event (the paper's VLM stage, sec. 3.3).
 
 The embedded describer has no model. It takes, in order: the editor's SFX marker that sits on
-the event (the editor already said what it is), the clip's name when it names a sound source
-("door", "glass", ...), else a cue chosen from the motion the detector saw. Each event says
-which of these its text came from, so the editor knows what to check.
+the event (the editor already said what it is; a marker names the one event nearest it), the
+clip's name when it names a sound source ("door", "glass", ...), else a cue chosen from the
+motion the detector saw. Each event says which of these its text came from, so the editor
+knows what to check.
 """
 
 from __future__ import annotations
@@ -75,10 +76,10 @@ class EmbeddedDescriber(Describer):
         self.vocabulary = vocabulary if vocabulary is not None else _default_vocabulary()
 
     def describe(self, shot, events, event_seconds, prompts, frames=None):
+        named = self._markers_for(event_seconds, prompts)
         out = []
         clip_text = self._name_text(shot.clip_name)
-        for interval, at in zip(events, event_seconds, strict=True):
-            marker = self._marker_at(at, prompts)
+        for interval, marker in zip(events, named, strict=True):
             if marker is not None:
                 out.append(Description(marker.text, "marker", marker))
             elif clip_text:
@@ -91,14 +92,24 @@ class EmbeddedDescriber(Describer):
                 )
         return out
 
-    def _marker_at(self, at: float, prompts: Sequence[Prompt]) -> Prompt | None:
-        best, best_gap = None, self.window
-        for p in prompts:
+    def _markers_for(
+        self, event_seconds: Sequence[float], prompts: Sequence[Prompt]
+    ) -> list[Prompt | None]:
+        """The marker that names each event: a marker names one sound, so it goes to the event
+        nearest its start within the window, and each event takes its nearest marker first."""
+        pairs = []
+        for m, p in enumerate(prompts):
             start = p.record_range.start_time.to_seconds()
-            gap = abs(start - at)
-            if gap <= best_gap:
-                best, best_gap = p, gap
-        return best
+            for e, at in enumerate(event_seconds):
+                if abs(start - at) <= self.window:
+                    pairs.append((abs(start - at), e, m))
+        named: list[Prompt | None] = [None] * len(event_seconds)
+        taken: set[int] = set()
+        for _, e, m in sorted(pairs):
+            if named[e] is None and m not in taken:
+                named[e] = prompts[m]
+                taken.add(m)
+        return named
 
     def _name_text(self, name: str) -> str | None:
         """A clip name is a description only if it names something a generator knows."""
