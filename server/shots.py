@@ -42,11 +42,13 @@ class ClipWatch(Protocol):
     def frame(self, picture: np.ndarray) -> None:
         """The next decoded frame: (H, W, 3) uint8 BGR at analysis width."""
 
-    def shot(self, shot: Shot) -> None:
-        """A shot of this clip; its frames have all been given to :meth:`frame`."""
+    def shot(self, shot: Shot, before: int = 0, after: int = 0) -> None:
+        """A shot of this clip; its frames have all been given to :meth:`frame`, and so have
+        ``before`` / ``after`` frames of the same take around it (context, see ShotFrames)."""
 
 
-# Called as each clip's scan starts: the media, the first media frame decoded, how many.
+# Called as each clip's scan starts: the media, the first media frame decoded, how many
+# (the used range and its handles).
 ClipWatcher = Callable[[MediaInfo, int, int], "ClipWatch | None"]
 
 
@@ -93,10 +95,18 @@ def _embedded_timecode(path: Path) -> str | None:
 
 @dataclass(frozen=True)
 class ShotFrames:
-    """One shot found while scanning a clip: its media frames."""
+    """One shot found while scanning a clip: its media frames, and how many frames of the
+    same camera take were decoded around it (the clip's handles: context for detection)."""
 
     first: int  # media frame index
     count: int
+    before: int = 0
+    after: int = 0
+
+
+# Frames decoded beyond each end of a clip's used range when it is analysed: an impact on the
+# first frame of a cut on action needs the two frames before it, a stutter the two after.
+HANDLE_FRAMES = 3
 
 
 def scan_clip(
@@ -107,11 +117,17 @@ def scan_clip(
     *,
     width: int = ANALYSIS_WIDTH,
     on_frame: Callable[[np.ndarray], None] | None = None,
+    lead: int = 0,
+    tail: int = 0,
     threshold: float = 27.0,
     min_shot_s: float = 0.3,
 ) -> Iterator[ShotFrames]:
     """Decode a clip's used frames once, find its cuts (PySceneDetect's ContentDetector) and
     hand each decoded frame to ``on_frame``, so detection needs no second decode.
+
+    ``lead`` / ``tail`` frames before / after the used range are decoded too and handed over
+    (never made into shots): they are the first and last shots' context, up to a camera cut
+    found in them. Cut detection inside the used range sees exactly the used frames.
 
     A shot is yielded once its cut is found, which can be a few frames after the cut (the
     detector's flash filter): by then ``on_frame`` has seen all of its frames and maybe some
@@ -123,27 +139,41 @@ def scan_clip(
     """
     rate = info.rate_exact
     detector = ContentDetector(threshold=threshold, min_scene_len=max(2, round(min_shot_s * rate)))
+    # Cuts in the handles, each frame against the one before (no minimum shot length there).
+    lead_cuts = ContentDetector(threshold=threshold, min_scene_len=1)
+    tail_cuts = ContentDetector(threshold=threshold, min_scene_len=1)
+    end = first + count
+    context_from, context_until = first - lead, end + tail
     shot_first = first
 
     def flush(upto: int) -> ShotFrames:
         nonlocal shot_first
-        done = ShotFrames(shot_first, upto - shot_first)
+        before = first - context_from if shot_first == first else 0
+        after = context_until - end if upto == end else 0
+        done = ShotFrames(shot_first, upto - shot_first, before, after)
         shot_first = upto
         return done
 
-    last = first
-    for i, picture in enumerate(frames.iter_frames(path, first, count, width, info=info)):
-        last = first + i
+    start = first - lead
+    decoded = frames.iter_frames(path, start, count + lead + tail, width, info=info)
+    for index, picture in enumerate(decoded, start):
         if on_frame is not None:
             on_frame(picture)
-        for cut in detector.process_frame(FrameTimecode(last, rate), picture):
-            if shot_first < cut.frame_num < first + count:
-                yield flush(cut.frame_num)
-    for cut in detector.post_process(FrameTimecode(last, rate)):
-        if shot_first < cut.frame_num < first + count:
+        if lead and index <= first:
+            for cut in lead_cuts.process_frame(FrameTimecode(index, rate), picture):
+                context_from = max(context_from, cut.frame_num)
+        if tail and index >= end - 1:
+            for cut in tail_cuts.process_frame(FrameTimecode(index, rate), picture):
+                context_until = min(context_until, cut.frame_num)
+        if first <= index < end:
+            for cut in detector.process_frame(FrameTimecode(index, rate), picture):
+                if shot_first < cut.frame_num < end:
+                    yield flush(cut.frame_num)
+    for cut in detector.post_process(FrameTimecode(max(first, end - 1), rate)):
+        if shot_first < cut.frame_num < end:
             yield flush(cut.frame_num)
-    if first + count > shot_first:
-        yield flush(first + count)
+    if end > shot_first:
+        yield flush(end)
 
 
 def _record_time(
@@ -216,12 +246,21 @@ def clip_shots(
     if count <= 0:
         return made
     end = piece.record_range.end_time_exclusive()
-    watching = watch(info, first, count) if watch is not None and detect_cuts else None
+    watching = None
+    lead = tail = 0
+    if watch is not None and detect_cuts:
+        lead = min(HANDLE_FRAMES, first)
+        tail = min(HANDLE_FRAMES, clock.frames - first - count)
+        watching = watch(info, first - lead, count + lead + tail)
+        if watching is None:
+            lead = tail = 0
     if not detect_cuts:
         spans: Iterator[ShotFrames] = iter([ShotFrames(first, count)])
     else:
         on_frame = watching.frame if watching is not None else None
-        spans = scan_clip(path, first, count, info, width=width, on_frame=on_frame)
+        spans = scan_clip(
+            path, first, count, info, width=width, on_frame=on_frame, lead=lead, tail=tail
+        )
     for span in spans:
         start = _record_time(piece, span.first, clock, first)
         stop = min(end, _record_time(piece, span.first + span.count, clock, first))
@@ -239,7 +278,7 @@ def clip_shots(
             )
         )
         if watching is not None:
-            watching.shot(made[-1])
+            watching.shot(made[-1], span.before, span.after)
     return made
 
 

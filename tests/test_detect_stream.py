@@ -19,8 +19,8 @@ from sonicvision.server.detect.base import BufferedStream, Detection, Detector, 
 from sonicvision.server.detect.child import DetectorProcessError, can_spawn
 from sonicvision.server.detect.motion import MotionDetector
 from sonicvision.server.detect.worker import DetectionWorker, _ClipWatch
-from sonicvision.server.frames import MediaInfo
-from sonicvision.server.scenes import ObjectSpec, SceneSpec, render_frames
+from sonicvision.server.frames import MediaInfo, read_frames
+from sonicvision.server.scenes import ObjectSpec, SceneSpec, render_frames, render_scene
 
 
 def _scene(rate: float = 25.0, width: int = 320, height: int = 180) -> np.ndarray:
@@ -274,3 +274,49 @@ def test_ctrl_c_is_the_parents_to_handle_not_the_childs():
             watch.frame(frame)
         watch.shot(_shot(0, 0, 20))
         assert sorted(worker.collect()) == [0]
+
+
+# --- context: the frames of the same take around a shot -----------------------------------
+
+
+def _landing(folder: Path) -> tuple[np.ndarray, int]:
+    """A fall at 25 fps (encoded and read back), and the frame it lands on."""
+    spec = SceneSpec(rate=25.0, frames=50, objects=[ObjectSpec("fall", 5, 20, x=0.4)], seed=1)
+    truth = render_scene(spec, folder / "fall.mp4")
+    (landing,) = [e.onset_frame for e in truth.impacts]
+    return read_frames(truth.path, 0, truth.frames, 256), landing
+
+
+def _impacts(detection: Detection) -> list[int]:
+    return [iv.onset for iv in detection.intervals if not iv.continuous]
+
+
+@pytest.mark.parametrize("before", [3, 0])
+def test_a_shot_that_starts_on_the_impact_finds_it_with_the_frames_before(tmp_path, before):
+    # A cut on action: the editor's in point is the contact frame.
+    frames, landing = _landing(tmp_path)
+    stream = MotionDetector().stream(25.0)
+    for frame in frames:
+        stream.push(frame)
+    found = _impacts(stream.shot(landing, len(frames) - landing, before=before))
+    assert found == ([0] if before else []), found
+
+
+@pytest.mark.parametrize("after", [3, 0])
+def test_a_shot_that_ends_on_the_impact_finds_it_with_the_frames_after(tmp_path, after):
+    frames, landing = _landing(tmp_path)
+    stream = MotionDetector().stream(25.0)
+    for frame in frames:
+        stream.push(frame)
+    found = _impacts(stream.shot(0, landing + 1, after=after))
+    assert found == ([landing] if after else []), found
+
+
+def test_context_reports_nothing_outside_the_shot(tmp_path):
+    frames, landing = _landing(tmp_path)
+    stream = MotionDetector().stream(25.0)
+    for frame in frames:
+        stream.push(frame)
+    # The landing is in the context before the shot: it is not this shot's sound.
+    detection = stream.shot(landing + 1, 20, before=3)
+    assert _impacts(detection) == [] and detection.activity.shape == (20,)

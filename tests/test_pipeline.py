@@ -13,15 +13,18 @@ import pytest
 import soundfile as sf
 
 from sonicvision.adapters.io import read_timeline
+from sonicvision.adapters.media import MediaResolver
 from sonicvision.cli import main
 from sonicvision.errors import MediaError, SonicVisionError
 from sonicvision.events import Origin, SoundEvent
 from sonicvision.server.demo import make_demo_cut
 from sonicvision.server.evaluate import evaluate_timeline
+from sonicvision.server.frames import probe
 from sonicvision.server.generate.base import RenderedSound
-from sonicvision.server.pipeline import FoleyOptions, analyze, foley, render
+from sonicvision.server.pipeline import FoleyOptions, analyse, analyze, foley, render
 from sonicvision.server.place import PROJECT_RATE, place, write_wav
 from sonicvision.server.scenes import ObjectSpec, SceneSpec, render_scene
+from sonicvision.server.shots import scan_clip
 
 RT = otio.opentime.RationalTime
 TR = otio.opentime.TimeRange
@@ -266,3 +269,53 @@ def test_demo_cut_scores_its_own_ground_truth(tmp_path: Path):
     report = evaluate_timeline(read_timeline(result.output), expected, rate)
     assert report.onset_acc >= 0.9 and report.iou >= 0.6, report.to_dict()
     assert any(not e.onscreen and "traffic" in e.text for e in result.analysis.events)
+
+
+# --- handles: the frames of the take around a clip ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("first", "count", "before", "after"),
+    [
+        (30, 20, 0, 3),  # the in point is the source's camera cut: nothing before counts
+        (32, 20, 2, 3),  # two frames of the take before the in point
+        (10, 20, 3, 0),  # the out point is the camera cut
+        (1, 10, 1, 3),  # the file starts one frame before the in point
+        (50, 10, 3, 0),  # the file ends at the out point
+    ],
+)
+def test_scan_hands_over_the_take_around_a_clip(tmp_path: Path, first, count, before, after):
+    spec = SceneSpec(128, 72, 25, 60, cut_at=[30], camera_pan_px_per_frame=1.0, seed=2)
+    truth = render_scene(spec, tmp_path / "take.mp4")
+    info = probe(truth.path)
+    lead, tail = min(3, first), min(3, info.frame_count - first - count)
+    seen: list[np.ndarray] = []
+    spans = list(
+        scan_clip(truth.path, first, count, info, on_frame=seen.append, lead=lead, tail=tail)
+    )
+    assert [(s.first, s.count, s.before, s.after) for s in spans] == [(first, count, before, after)]
+    assert len(seen) == count + lead + tail  # every decoded frame went to the detector
+
+
+def test_a_cut_on_action_gets_its_sound_on_the_first_frame(tmp_path: Path):
+    # The editor cut into the take on the contact frame: the sound starts with the picture.
+    spec = SceneSpec(256, 144, 25, 60, objects=[ObjectSpec("fall", 8, 24, x=0.4)], seed=4)
+    truth = render_scene(spec, tmp_path / "fall.mp4")
+    (landing,) = [e.onset_frame for e in truth.impacts]
+    tl = otio.schema.Timeline(name="cut on action")
+    track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    rt, tr = otio.opentime.RationalTime, otio.opentime.TimeRange
+    track.append(otio.schema.Gap(source_range=tr(rt(0, 25), rt(25, 25))))
+    track.append(
+        otio.schema.Clip(
+            name="fall",
+            media_reference=otio.schema.ExternalReference(target_url=truth.path.name),
+            source_range=tr(rt(landing, 25), rt(30, 25)),
+        )
+    )
+    tl.tracks.append(track)
+    cut = tmp_path / "cut.otio"
+    otio.adapters.write_to_file(tl, str(cut))
+    analysis = analyse(tl, MediaResolver(cut), FoleyOptions())
+    impacts = [e for e in analysis.events if e.onscreen and not e.continuous]
+    assert [e.start.value for e in impacts] == [25], [(e.start, e.text) for e in analysis.events]

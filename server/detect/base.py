@@ -76,8 +76,13 @@ class FrameStream(ABC):
         """The next frame, (H, W, 3) uint8 BGR at analysis resolution."""
 
     @abstractmethod
-    def shot(self, first: int, count: int) -> Detection:
-        """Detection for frames ``first .. first + count - 1``, indices relative to the shot."""
+    def shot(self, first: int, count: int, before: int = 0, after: int = 0) -> Detection:
+        """Detection for frames ``first .. first + count - 1``, indices relative to the shot.
+
+        ``before`` / ``after``: frames pushed just before / after the shot that belong to the
+        same camera take (a clip's handles), which a detector may read for context (an impact
+        on the shot's first or last frame needs the frames around it) but never reports on.
+        """
 
 
 class BufferedStream(FrameStream):
@@ -91,7 +96,8 @@ class BufferedStream(FrameStream):
     def push(self, frame: np.ndarray) -> None:
         self._frames.append(frame)
 
-    def shot(self, first: int, count: int) -> Detection:
+    def shot(self, first: int, count: int, before: int = 0, after: int = 0) -> Detection:
+        # The frames alone: a whole-shot detector is not asked to read beyond them.
         start = first - self._offset
         if start < 0 or start + count > len(self._frames):
             raise ValueError(

@@ -83,9 +83,11 @@ class DetectorProcess:
     def frame(self, stream: int, picture: Any) -> None:
         self._put(("frame", stream, picture))
 
-    def shot(self, stream: int, index: int, first: int, count: int) -> None:
+    def shot(
+        self, stream: int, index: int, first: int, count: int, before: int = 0, after: int = 0
+    ) -> None:
         self._waiting.add(index)
-        self._put(("shot", stream, index, first, count))
+        self._put(("shot", stream, index, first, count, before, after))
 
     def results(self) -> dict[int, Detection]:
         """Every shot's detection, waiting for the last ones; a failed one raises its error."""
@@ -209,13 +211,13 @@ def serve(inbox: IO[bytes], outbox: IO[bytes]) -> None:
                 except Exception as exc:  # noqa: BLE001 - answered with the stream's shots
                     failed = exc
         elif kind == "shot":
-            _, of, index, first, count = message
+            _, of, index, first, count, before, after = message
             try:
                 if failed is not None:
                     raise failed
                 if of != number or stream is None:
                     raise RuntimeError(f"shot {index} was asked of a stream that has ended")
-                answer: tuple = ("ok", index, stream.shot(first, count))
+                answer: tuple = ("ok", index, stream.shot(first, count, before, after))
             except Exception as exc:  # noqa: BLE001 - sent back, raised there
                 answer = ("error", index, _portable(exc))
             _write(outbox, answer)

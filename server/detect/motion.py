@@ -282,12 +282,12 @@ class MotionDetector(Detector):
             notes.append(f"hard cut(s) inside the frames at {cuts}: no evidence there")
 
         impacts = []
-        for t in range(1, n - 1):
+        for t in range(n):  # the stream zeroed what its context could not judge
             s = ev.impact[t]
             if s < impact_floor:
                 continue
             # One impact per stop: keep the strongest within a couple of frames.
-            lo, hi = max(1, t - 2), min(n - 1, t + 3)
+            lo, hi = max(0, t - 2), min(n, t + 3)
             if s < ev.impact[lo:hi].max() or (ev.impact[lo:t] >= s).any():
                 continue
             impacts.append(t)
@@ -436,13 +436,14 @@ class MotionStream(FrameStream):
                 self._halt = judged, halt
         self._before, self._prev_in = self._prev_in, inc
 
-    def shot(self, first: int, count: int) -> Detection:
+    def shot(self, first: int, count: int, before: int = 0, after: int = 0) -> Detection:
         while self._measuring:
             self._fold_next()
         start = first - self._offset
-        if start < 0 or start + count > len(self._rows):
+        before, after = max(0, before), max(0, after)
+        if start - before < 0 or start + count + after > len(self._rows):
             raise ValueError(
-                f"frames {first}..{first + count - 1} are not in the stream "
+                f"frames {first - before}..{first + count + after - 1} are not in the stream "
                 f"(it measured {self._offset}..{self._offset + len(self._rows) - 1})"
             )
         rows = self._rows[start : start + count]
@@ -453,13 +454,19 @@ class MotionStream(FrameStream):
                 np.zeros(count, bool), [], np.zeros(count, np.float32), ["too few frames"]
             )
         ev = _Evidence.of(rows)
-        # What crossed into the shot: its first frame's arrival, and impacts judged with frames
-        # outside it (the first two frames need the two before; the last needs the next).
-        ev.clear(0)
-        ev.impact[[1, -1]] = ev.impact_speed[[1, -1]] = 0.0
-        # A stutter is known two frames on: not for the last two frames of the shot.
+        # Forget what needed frames outside the shot and its context: the first frame's
+        # arrival needs the frame before; an impact needs the two frames before it and the
+        # one after; a stutter shows two frames after.
+        if before < 1:
+            ev.clear(0)
+        if before < 2:
+            ev.impact[0] = ev.impact_speed[0] = 0.0
+        if before < 1:
+            ev.impact[1] = ev.impact_speed[1] = 0.0
+        if after < 1:
+            ev.impact[-1] = ev.impact_speed[-1] = 0.0
         stuttered = np.array([r.resumed for r in rows], dtype=bool)
-        stuttered[-2:] = False
+        stuttered[len(stuttered) - max(0, 2 - after) :] = False
         ev.impact[stuttered] = ev.impact_speed[stuttered] = 0.0
         return self.detector._decide(ev, self.rate)
 

@@ -108,10 +108,10 @@ class _ChildWatch:
     def frame(self, picture: np.ndarray) -> None:
         self.child.frame(self.stream, picture)
 
-    def shot(self, shot: Shot) -> None:
+    def shot(self, shot: Shot, before: int = 0, after: int = 0) -> None:
         if shot.frame_count >= 2:
             first = shot.first_frame - self.first
-            self.child.shot(self.stream, shot.index, first, shot.frame_count)
+            self.child.shot(self.stream, shot.index, first, shot.frame_count, before, after)
 
 
 class _ClipWatch:
@@ -125,12 +125,12 @@ class _ClipWatch:
         self.worker._room.acquire()  # blocks while `depth` frames wait: bounded memory
         self.worker._pool.submit(self._push, picture)
 
-    def shot(self, shot: Shot) -> None:
+    def shot(self, shot: Shot, before: int = 0, after: int = 0) -> None:
         if shot.frame_count < 2:
             return  # nothing moves in a single frame
         first = shot.first_frame - self.first
         self.worker.results[shot.index] = self.worker._pool.submit(
-            self._shot, first, shot.frame_count
+            self._shot, first, shot.frame_count, before, after
         )
 
     def _push(self, picture: np.ndarray) -> None:
@@ -142,10 +142,10 @@ class _ClipWatch:
         finally:
             self.worker._room.release()
 
-    def _shot(self, first: int, count: int) -> Detection:
+    def _shot(self, first: int, count: int, before: int, after: int) -> Detection:
         if self.failed is not None:
             raise self.failed
-        return self.stream.shot(first, count)
+        return self.stream.shot(first, count, before, after)
 
 
 class _OpenCVThreads:
