@@ -279,12 +279,16 @@ def test_ctrl_c_is_the_parents_to_handle_not_the_childs():
 # --- context: the frames of the same take around a shot -----------------------------------
 
 
-def _landing(folder: Path) -> tuple[np.ndarray, int]:
-    """A fall at 25 fps (encoded and read back), and the frame it lands on."""
+def _landing(folder: Path) -> tuple[FrameStream, int, int]:
+    """A fall at 25 fps (encoded and read back) pushed whole into a stream; the frame it lands
+    on, and how many frames there are."""
     spec = SceneSpec(rate=25.0, frames=50, objects=[ObjectSpec("fall", 5, 20, x=0.4)], seed=1)
     truth = render_scene(spec, folder / "fall.mp4")
     (landing,) = [e.onset_frame for e in truth.impacts]
-    return read_frames(truth.path, 0, truth.frames, 256), landing
+    stream = MotionDetector().stream(25.0)
+    for frame in read_frames(truth.path, 0, truth.frames, 256):
+        stream.push(frame)
+    return stream, landing, truth.frames
 
 
 def _impacts(detection: Detection) -> list[int]:
@@ -294,29 +298,20 @@ def _impacts(detection: Detection) -> list[int]:
 @pytest.mark.parametrize("before", [3, 0])
 def test_a_shot_that_starts_on_the_impact_finds_it_with_the_frames_before(tmp_path, before):
     # A cut on action: the editor's in point is the contact frame.
-    frames, landing = _landing(tmp_path)
-    stream = MotionDetector().stream(25.0)
-    for frame in frames:
-        stream.push(frame)
-    found = _impacts(stream.shot(landing, len(frames) - landing, before=before))
+    stream, landing, n = _landing(tmp_path)
+    found = _impacts(stream.shot(landing, n - landing, before=before))
     assert found == ([0] if before else []), found
 
 
 @pytest.mark.parametrize("after", [3, 0])
 def test_a_shot_that_ends_on_the_impact_finds_it_with_the_frames_after(tmp_path, after):
-    frames, landing = _landing(tmp_path)
-    stream = MotionDetector().stream(25.0)
-    for frame in frames:
-        stream.push(frame)
+    stream, landing, _ = _landing(tmp_path)
     found = _impacts(stream.shot(0, landing + 1, after=after))
     assert found == ([landing] if after else []), found
 
 
 def test_context_reports_nothing_outside_the_shot(tmp_path):
-    frames, landing = _landing(tmp_path)
-    stream = MotionDetector().stream(25.0)
-    for frame in frames:
-        stream.push(frame)
+    stream, landing, _ = _landing(tmp_path)
     # The landing is in the context before the shot: it is not this shot's sound.
     detection = stream.shot(landing + 1, 20, before=3)
     assert _impacts(detection) == [] and detection.activity.shape == (20,)
