@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -98,13 +101,25 @@ class BufferedStream(FrameStream):
 
     def shot(self, first: int, count: int, before: int = 0, after: int = 0) -> Detection:
         # The frames alone: a whole-shot detector is not asked to read beyond them.
-        start = first - self._offset
-        if start < 0 or start + count > len(self._frames):
-            raise ValueError(
-                f"frames {first}..{first + count - 1} are not in the stream "
-                f"(it holds {self._offset}..{self._offset + len(self._frames) - 1})"
-            )
-        pictures = np.stack(self._frames[start : start + count])
-        del self._frames[: start + count]
-        self._offset = first + count
-        return self.detector.detect(pictures, self.rate)
+        frames, self._offset = take_shot(self._frames, self._offset, first, count)
+        return self.detector.detect(np.stack(frames), self.rate)
+
+
+def take_shot(
+    held: list[T], offset: int, first: int, count: int, before: int = 0, after: int = 0
+) -> tuple[list[T], int]:
+    """A stream's per-frame items for frames ``first .. first + count - 1``.
+
+    ``held`` starts at stream index ``offset``; the ``before`` / ``after`` frames of context
+    must be in it too. Everything up to the shot's end is dropped from ``held`` (shots are
+    asked for in order), and the new offset is returned with the items.
+    """
+    start = first - offset
+    if start - before < 0 or start + count + after > len(held):
+        raise ValueError(
+            f"frames {first - before}..{first + count + after - 1} are not in the stream "
+            f"(it holds {offset}..{offset + len(held) - 1})"
+        )
+    items = held[start : start + count]
+    del held[: start + count]
+    return items, first + count

@@ -57,7 +57,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from sonicvision.server.detect.base import Detection, Detector, EventInterval, FrameStream
+from sonicvision.server.detect.base import (
+    Detection,
+    Detector,
+    EventInterval,
+    FrameStream,
+    take_shot,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -413,13 +419,14 @@ class MotionStream(FrameStream):
         row.at_edge = float(inc.moving[grid.band(inc.margin)].sum() / inc.moving.size)
         self._recent.append(row)
         rows = self._recent
+        uncut = max(r.unmatched for r in rows) < cfg.cut_unmatched  # frames t-2 .. t
         # Frame t-2 halted: does it go on the same way now? (Not across a cut.)
         if self._halt is not None:
             judged, halt = self._halt
-            if max(r.unmatched for r in rows) < cfg.cut_unmatched:
+            if uncut:
                 judged.resumed = det._resumes(halt, inc)
             self._halt = None
-        if self._before is not None and max(r.unmatched for r in rows) < cfg.cut_unmatched:
+        if self._before is not None and uncut:
             assert self._prev_in is not None
             judged = rows[-2]
             judged.impact, judged.impact_speed, halt = det._impact(
@@ -439,16 +446,8 @@ class MotionStream(FrameStream):
     def shot(self, first: int, count: int, before: int = 0, after: int = 0) -> Detection:
         while self._measuring:
             self._fold_next()
-        start = first - self._offset
         before, after = max(0, before), max(0, after)
-        if start - before < 0 or start + count + after > len(self._rows):
-            raise ValueError(
-                f"frames {first - before}..{first + count + after - 1} are not in the stream "
-                f"(it measured {self._offset}..{self._offset + len(self._rows) - 1})"
-            )
-        rows = self._rows[start : start + count]
-        del self._rows[: start + count]
-        self._offset = first + count
+        rows, self._offset = take_shot(self._rows, self._offset, first, count, before, after)
         if count < 2:
             return Detection(
                 np.zeros(count, bool), [], np.zeros(count, np.float32), ["too few frames"]
