@@ -23,8 +23,8 @@ import numpy as np
 
 from sonicvision.server.detect.motion import MotionDetector
 from sonicvision.server.frames import read_frames
-from sonicvision.server.pipeline import FoleyOptions
-from sonicvision.server.scenes import GroundTruth, ObjectSpec, SceneSpec, render_scene
+from sonicvision.server.options import FoleyOptions
+from sonicvision.server.synthetic_scenes import GroundTruth, ObjectSpec, SceneSpec, render_scene
 
 RATES = [Fraction(24000, 1001), Fraction(24), Fraction(25), Fraction(30000, 1001)]
 RATES += [Fraction(50), Fraction(60000, 1001)]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from fractions import Fraction
@@ -25,10 +24,9 @@ import opentimelineio as otio
 from scenedetect import ContentDetector, detect
 
 from sonicvision.adapters.media import MediaResolver
-from sonicvision.server.pipeline import FoleyOptions, analyse, foley
-from sonicvision.server.scenes import ObjectSpec, SceneSpec, render_scene
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from sonicvision.server.options import FoleyOptions
+from sonicvision.server.pipeline import find_events, foley
+from sonicvision.server.synthetic_scenes import ObjectSpec, SceneSpec, render_scene
 
 RT = otio.opentime.RationalTime
 TR = otio.opentime.TimeRange
@@ -77,7 +75,7 @@ def speed(seconds: float, repeats: int) -> None:
             scenes = detect(str(path), ContentDetector())
             scd_runs.append(time.perf_counter() - t)
             t = time.perf_counter()
-            result = analyse(tl, MediaResolver(cut), FoleyOptions())
+            result = find_events(tl, MediaResolver(cut), FoleyOptions())
             ana_runs.append(time.perf_counter() - t)
         scd, ana = statistics.median(scd_runs), statistics.median(ana_runs)
         t = time.perf_counter()
@@ -109,9 +107,8 @@ def speed(seconds: float, repeats: int) -> None:
 
 
 def accuracy() -> None:
-    from test_pipeline import cut_with_events
-
     from sonicvision.server.evaluate import ExpectedEvent, evaluate_timeline
+    from sonicvision.server.testing.cuts import cut_with_events
 
     print(f"{'rate':>8} {'onset acc':>10} {'onset AP':>9} {'time acc':>9} {'IoU':>6} {'events':>7}")
     for rate in (Fraction(24000, 1001), Fraction(25), Fraction(30000, 1001)):

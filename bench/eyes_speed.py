@@ -30,11 +30,12 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from sonicvision.server.describe_vlm import conversation
+from sonicvision.server.describe.vlm import conversation
 from sonicvision.server.detect.motion import MotionDetector
-from sonicvision.server.models.offline import qwen25_vl
-from sonicvision.server.models.r2plus1d import DetectorConfig, FrameDetector, R2Plus1DDetector
+from sonicvision.server.detect.r2plus1d import R2Plus1DDetector
+from sonicvision.server.models.r2plus1d import DetectorConfig, FrameDetector
 from sonicvision.server.models.vlm import LocalVLM
+from sonicvision.server.testing.models import qwen25_vl
 
 
 def _sync(device: torch.device) -> None:

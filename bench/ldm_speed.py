@@ -27,16 +27,13 @@ import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
 from transformers import SpeechT5HifiGan, SpeechT5HifiGanConfig, T5Config, T5EncoderModel
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from ldm_support import tiny_components, word_tokenizer  # noqa: E402
-
 from sonicvision.server.generate.ldm import LDMGenerator, Window  # noqa: E402
 from sonicvision.server.models.adapter import TimeControlAdapter, materialize_  # noqa: E402
 from sonicvision.server.models.loading import (  # noqa: E402
     TANGO_SCHEDULER_CONFIG,
     LDMComponents,
 )
+from sonicvision.server.testing.ldm import tiny_components, word_tokenizer  # noqa: E402
 
 # Tango's configs/diffusion_model_config.json (SD 2.1's UNet with 8 latent channels)
 TANGO_UNET = dict(

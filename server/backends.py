@@ -1,119 +1,201 @@
-"""Backend registries: ``--detector motion``, ``--generator library:DIR`` and the like.
+"""Every backend a stage can run, written as data: ``--detector motion``, ``--generator ldm:DIR``.
 
-Each stage has a dict of factories keyed by name; a spec is ``NAME`` or ``NAME:ARGUMENT``.
-Unknown names raise ConfigError naming the choices. The paper's model backends need the
-``gpu`` extra and local weights: ``--detector r2plus1d:CKPT`` (trained with ``sonicvision
-train detector``), ``--describer vlm:MODEL`` (a folder or an id in the local Hugging Face
-cache), ``--generator ldm:DIR[,adapter=DIR]``.
+A spec is ``NAME`` or ``NAME:ARGUMENT``. Each backend is one :class:`Backend` entry below: its
+stage, its name, where its factory lives (imported only when it is built, so the CLI starts
+without torch), what its argument is, which parts of the argument are paths (for the server's
+guard), the modules it needs and a one-line summary. The CLI help, the service's checks and
+``ListBackends`` all read this table; adding a backend is one module and one entry here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
+import importlib
+import importlib.util
+from dataclasses import dataclass
 
 from sonicvision.errors import ConfigError
 
-from .describe import Describer, EmbeddedDescriber
-from .detect.base import Detector
-from .generate.base import Generator
-
-MODEL_BACKENDS: dict[str, str] = {}
+KINDS = ("detector", "describer", "generator")
+MODEL_STACK = ("torch",)  # what every model backend needs before anything else
+SOURCE = ""  # in ``paths``: the part of the argument before its first comma
 
 
-def _motion(arg: str | None) -> Detector:
-    from .detect.motion import MotionDetector
+@dataclass(frozen=True)
+class Backend:
+    """One backend of one stage, as the registry knows it."""
 
-    return MotionDetector()
+    kind: str
+    name: str
+    factory: str  # "module:callable"; called with the argument, or with nothing if it takes none
+    summary: str
+    argument: str = ""  # how the argument reads in help ("DIR[,adapter=CKPT]"); "" takes none
+    argument_required: bool = False
+    argument_is: str = "an argument"  # for the error when a required argument is missing
+    paths: tuple[str, ...] = ()  # SOURCE and/or option names whose values are paths
+    hub_source: bool = False  # the source may be a model id in the local Hugging Face cache
+    needs: tuple[str, ...] = ()  # modules beyond the embedded install (the ``gpu`` extra)
 
+    @property
+    def usage(self) -> str:
+        if not self.argument:
+            return self.name
+        if self.argument_required:
+            return f"{self.name}:{self.argument}"
+        return f"{self.name}[:{self.argument}]"
 
-def _procedural(arg: str | None) -> Generator:
-    from .generate.procedural import ProceduralGenerator
+    def available(self) -> bool:
+        return all(importlib.util.find_spec(m) is not None for m in self.needs)
 
-    return ProceduralGenerator()
-
-
-def _library(arg: str | None) -> Generator:
-    from .generate.library import LibraryGenerator
-
-    if not arg:
-        raise ConfigError(
-            "library generator needs a folder: --generator library:DIR", field="generator"
-        )
-    return LibraryGenerator(Path(arg).expanduser())
-
-
-def _ldm(arg: str | None) -> Generator:
-    if not arg:
-        raise ConfigError(
-            "ldm generator needs a model folder: --generator ldm:DIR[,adapter=DIR]",
-            field="generator",
-        )
-    try:
-        from .generate.ldm import LDMGenerator
-    except ImportError as exc:
-        raise ConfigError(
-            f"the ldm generator needs the model stack ({exc.name} is missing): "
-            "pip install 'sonicvision[gpu]'",
-            field="generator",
-        ) from exc
-    return LDMGenerator.from_spec(arg)
-
-
-def _embedded(arg: str | None) -> Describer:
-    return EmbeddedDescriber()
-
-
-def _r2plus1d(arg: str | None) -> Detector:
-    try:
-        from .models.r2plus1d import build_detector as build_r2plus1d
-    except ImportError as exc:
-        raise ConfigError(
-            f"the r2plus1d detector needs the model stack ({exc.name} is missing): "
-            "pip install 'sonicvision[gpu]'",
-            field="detector",
-        ) from exc
-    return build_r2plus1d(arg)
+    def build(self, argument: str | None) -> object:
+        if not self.argument and argument:
+            raise ConfigError(
+                f"{self.kind} {self.name!r} takes no argument (got {argument!r})", field=self.kind
+            )
+        if self.argument_required and not argument:
+            raise ConfigError(
+                f"the {self.name} {self.kind} needs {self.argument_is}: --{self.kind} {self.usage}",
+                field=self.kind,
+            )
+        module, _, attr = self.factory.partition(":")
+        try:
+            factory = importlib.import_module(module)
+            for part in attr.split("."):
+                factory = getattr(factory, part)
+        except ImportError as exc:
+            if exc.name and exc.name.split(".")[0] in self.needs:
+                raise ConfigError(
+                    f"the {self.name} {self.kind} needs the model stack ({exc.name} is missing): "
+                    "pip install 'sonicvision[gpu]'",
+                    field=self.kind,
+                ) from exc
+            raise
+        return factory(argument) if self.argument else factory()
 
 
-def _vlm(arg: str | None) -> Describer:
-    from .describe_vlm import build_vlm_describer  # no torch; it says what is missing
+_GPU_VIDEO = ("torch", "torchvision")
+_GPU_TEXT = ("torch", "transformers")
 
-    return build_vlm_describer(arg)
+BACKENDS: tuple[Backend, ...] = (
+    Backend(
+        "detector",
+        "motion",
+        "sonicvision.server.detect.motion:MotionDetector",
+        "embedded: optical flow with camera motion compensated, no weights",
+    ),
+    Backend(
+        "detector",
+        "r2plus1d",
+        "sonicvision.server.detect.r2plus1d:build_detector",
+        "the paper's R(2+1)D-18 per-frame detector, from a checkpoint of `train detector`",
+        argument="CKPT[,threshold=0.5,window=48,overlap=16,device=cuda]",
+        argument_required=True,
+        argument_is="a checkpoint trained with `sonicvision train detector`",
+        paths=(SOURCE,),
+        needs=_GPU_VIDEO,
+    ),
+    Backend(
+        "describer",
+        "none",
+        "sonicvision.server.describe.embedded:EmbeddedDescriber",
+        "embedded: SFX markers, clip names that name a sound, else a cue from the motion",
+    ),
+    Backend(
+        "describer",
+        "vlm",
+        "sonicvision.server.describe.vlm:build_vlm_describer",
+        "a vision-language chat model over four frames of each shot (the paper's temporal cues)",
+        argument="MODEL[,frame_size=448,max_sounds=4]",
+        argument_required=True,
+        argument_is="a model (an id in the local Hugging Face cache, or a folder)",
+        paths=(SOURCE,),
+        hub_source=True,
+        needs=_GPU_TEXT,
+    ),
+    Backend(
+        "generator",
+        "procedural",
+        "sonicvision.server.generate.procedural:ProceduralGenerator",
+        "embedded: parametric synthesis families with seeded variation",
+    ),
+    Backend(
+        "generator",
+        "library",
+        "sonicvision.server.generate.library:LibraryGenerator",
+        "your own SFX folder (UCS names, cached index), matched to each event's text",
+        argument="DIR",
+        argument_required=True,
+        argument_is="a folder",
+        paths=(SOURCE,),
+    ),
+    Backend(
+        "generator",
+        "ldm",
+        "sonicvision.server.generate.ldm:LDMGenerator.from_spec",
+        "the time-controlled latent diffusion model (Tango / AudioLDM layouts, local weights)",
+        argument="DIR[,adapter=CKPT,scheduler=dpm,steps=25,guidance=3,scale=2]",
+        argument_required=True,
+        argument_is="a model folder",
+        paths=(SOURCE, "adapter"),
+        needs=("torch", "diffusers", "transformers"),
+    ),
+)
 
 
-DETECTORS: dict[str, Callable[[str | None], Detector]] = {"motion": _motion, "r2plus1d": _r2plus1d}
-DESCRIBERS: dict[str, Callable[[str | None], Describer]] = {"none": _embedded, "vlm": _vlm}
-GENERATORS: dict[str, Callable[[str | None], Generator]] = {
-    "procedural": _procedural,
-    "library": _library,
-    "ldm": _ldm,
-}
+def of_kind(kind: str) -> list[Backend]:
+    return [b for b in BACKENDS if b.kind == kind]
 
 
-def _build(kind: str, registry: dict, spec: str):
-    name, _, arg = spec.partition(":")
-    name = name.strip().lower()
-    if name in registry:
-        return registry[name](arg or None)
-    if name in MODEL_BACKENDS:
-        raise ConfigError(
-            f"{kind} backend {name!r} ({MODEL_BACKENDS[name]}) is not part of this build yet; "
-            f"available: {', '.join(registry)}",
-            field=kind,
-        )
+def names(kind: str) -> list[str]:
+    return [b.name for b in of_kind(kind)]
+
+
+def split(spec: str) -> tuple[str, str | None]:
+    """``"ldm:/m,steps=4"`` -> ``("ldm", "/m,steps=4")``; the name is case-insensitive."""
+    name, _, argument = spec.partition(":")
+    return name.strip().lower(), (argument or None)
+
+
+def find(kind: str, spec: str) -> tuple[Backend, str | None]:
+    """The entry a spec names, and its argument; unknown names raise naming the choices."""
+    name, argument = split(spec)
+    for backend in of_kind(kind):
+        if backend.name == name:
+            return backend, argument
     raise ConfigError(
-        f"unknown {kind} backend {name!r}; available: {', '.join(registry)}", field=kind
+        f"unknown {kind} backend {name!r}; available: {', '.join(names(kind))}", field=kind
     )
 
 
-def build_detector(spec: str = "motion") -> Detector:
-    return _build("detector", DETECTORS, spec)
+def argument_paths(backend: Backend, argument: str | None) -> list[tuple[str, str]]:
+    """(part, path) for each part of an argument that is a path: the source, ``adapter=`` ..."""
+    if not argument:
+        return []
+    source, _, rest = argument.partition(",")
+    found = [(SOURCE, source.strip())] if SOURCE in backend.paths else []
+    for item in rest.split(","):
+        key, eq, value = item.partition("=")
+        if eq and key.strip() in backend.paths:
+            found.append((key.strip(), value.strip()))
+    return found
 
 
-def build_describer(spec: str = "none") -> Describer:
-    return _build("describer", DESCRIBERS, spec)
+def help_text(kind: str) -> str:
+    """``motion (embedded: ...) | r2plus1d:CKPT (...)`` for ``--help``."""
+    return "; ".join(f"{b.usage}: {b.summary}" for b in of_kind(kind))
 
 
-def build_generator(spec: str = "procedural") -> Generator:
-    return _build("generator", GENERATORS, spec)
+def build(kind: str, spec: str) -> object:
+    backend, argument = find(kind, spec)
+    return backend.build(argument)
+
+
+def build_detector(spec: str):
+    return build("detector", spec)
+
+
+def build_describer(spec: str):
+    return build("describer", spec)
+
+
+def build_generator(spec: str):
+    return build("generator", spec)

@@ -17,8 +17,9 @@ import opentimelineio as otio
 
 from .evaluate import ExpectedEvent, evaluate_timeline
 from .metrics import TimingReport
-from .pipeline import FoleyOptions, FoleyResult, foley
-from .scenes import ObjectSpec, SceneSpec, render_scene
+from .options import FoleyOptions
+from .pipeline import FoleyResult, foley
+from .synthetic_scenes import ObjectSpec, SceneSpec, render_scene
 
 RationalTime = otio.opentime.RationalTime
 TimeRange = otio.opentime.TimeRange

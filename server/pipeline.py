@@ -1,9 +1,11 @@
 """The main job, top to bottom: timeline -> shots -> sound events -> sounds -> tracks.
 
-``analyse`` finds the events (shots, detector, describer, the editor's prompts); ``render_events``
-turns events into WAV clips placed on frames; ``foley`` does both and writes the timeline back.
-``cues_from_markers`` reads a timeline the editor has edited after ``analyze``, so ``render``
-honours every moved, resized, renamed or deleted cue. Progress leaves through one callback.
+``find_events`` finds the events in the pictures (shots, detector, describer, the editor's
+prompts); ``cues_from_markers`` reads them back from a timeline the editor has edited after
+``analyze``, so ``render`` honours every moved, resized, renamed or deleted cue;
+``render_events`` turns events into WAV clips placed on frames. A pass (``PASSES``) is data:
+where its events come from, whether it renders, whether it writes cue markers; ``run`` does
+the work of every pass. Progress leaves through one callback.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from .backends import build_describer, build_detector, build_generator
 from .detect.base import Detection
 from .detect.worker import DetectionWorker
 from .generate.base import Generator, SoundRequest
-from .place import Mastering, render_clip
+from .options import FoleyOptions
+from .place import render_clip
 from .shots import find_shots, timecode
 
 logger = logging.getLogger(__name__)
@@ -43,25 +46,6 @@ logger = logging.getLogger(__name__)
 RationalTime = otio.opentime.RationalTime
 TimeRange = otio.opentime.TimeRange
 Progress = Callable[[str, int, int], None]
-
-
-@dataclass
-class FoleyOptions:
-    """Everything a run can be told; the CLI and the server fill it the same way."""
-
-    detector: str = "motion"
-    describer: str = "none"
-    generator: str = "procedural"
-    seed: int = 0
-    marker_rule: MarkerRule = field(default_factory=MarkerRule)
-    media_roots: list[Path] = field(default_factory=list)
-    path_maps: list[str] = field(default_factory=list)
-    allow_missing: bool = False
-    rate: str | None = None
-    audio_dir: Path | None = None
-    analysis_width: int = 256
-    cue_markers: bool = True
-    mastering: Mastering = field(default_factory=Mastering)
 
 
 @dataclass
@@ -112,7 +96,7 @@ def _seconds(shot: Shot, detection: Detection) -> tuple[list[float], list[float]
     return onsets, ends
 
 
-def analyse(
+def find_events(
     timeline: otio.schema.Timeline,
     resolver: MediaResolver,
     options: FoleyOptions,
@@ -253,70 +237,6 @@ def default_audio_dir(output: Path) -> Path:
     return output.with_name(output.stem + "_audio")
 
 
-def _run(
-    timeline_path: Path,
-    output: Path,
-    options: FoleyOptions,
-    progress: Progress,
-    events_for: Callable[[otio.schema.Timeline, MediaResolver], Analysis],
-    render: bool,
-    cues: bool,
-    keep_markers: bool = False,
-) -> FoleyResult:
-    started = time.perf_counter()
-    timeline = read_timeline(timeline_path, rate=options.rate)
-    check_output_path(output, inputs=[timeline_path])  # refuse before any work
-    resolver = MediaResolver(timeline_path, options.media_roots, options.path_maps)
-    analysis = events_for(timeline, resolver)
-    audio_dir = options.audio_dir or default_audio_dir(output)
-    clips: list[SoundClip] = []
-    try:
-        if render:
-            clips = render_events(analysis.events, timeline, options, audio_dir, progress)
-        cue_markers = [
-            CueMarker(e, TimeRange(e.start, e.duration)) for e in analysis.events if e.onscreen
-        ]
-        base = strip_ours(timeline, keep_markers=keep_markers)
-        result = add_sound_tracks(base, clips, cue_markers if cues else [])
-        written = write_timeline(result, output, inputs=[timeline_path])
-    except BaseException:
-        for clip in clips:  # a failed run leaves nothing behind
-            clip.path.unlink(missing_ok=True)
-        raise
-    audio_seconds = sum(c.record_range.duration.to_seconds() for c in clips)
-    return FoleyResult(written, analysis, clips, time.perf_counter() - started, audio_seconds)
-
-
-def foley(
-    timeline_path: Path, output: Path, options: FoleyOptions, progress: Progress = _quiet
-) -> FoleyResult:
-    """The main job: analyse the cut, render every event, write the timeline with new tracks."""
-    return _run(
-        timeline_path,
-        output,
-        options,
-        progress,
-        lambda tl, res: analyse(tl, res, options, progress),
-        render=True,
-        cues=options.cue_markers,
-    )
-
-
-def analyze(
-    timeline_path: Path, output: Path, options: FoleyOptions, progress: Progress = _quiet
-) -> FoleyResult:
-    """First pass: detected events written as editable cue markers, no audio."""
-    return _run(
-        timeline_path,
-        output,
-        options,
-        progress,
-        lambda tl, res: analyse(tl, res, options, progress),
-        render=False,
-        cues=True,
-    )
-
-
 def cues_from_markers(timeline: otio.schema.Timeline, rule: MarkerRule) -> Analysis:
     """The events as the editor left them: cue markers (edited) and SFX prompt markers."""
     result = Analysis()
@@ -364,17 +284,106 @@ def cues_from_markers(timeline: otio.schema.Timeline, rule: MarkerRule) -> Analy
     return result
 
 
+@dataclass(frozen=True)
+class Pass:
+    """What a pass does: where its events come from, and what it writes."""
+
+    name: str
+    summary: str
+    finds_events: bool  # True: in the pictures; False: from the cue and SFX markers as left
+    renders: bool
+    cue_markers: bool | None  # None: as the options say
+    keeps_cue_markers: bool  # the editor's cues from an earlier pass stay on the timeline
+
+
+PASSES: dict[str, Pass] = {
+    p.name: p
+    for p in (
+        Pass(
+            "foley",
+            "the main job: detect, describe, render, write new tracks",
+            True,
+            True,
+            None,
+            False,
+        ),
+        Pass(
+            "analyze",
+            "write detected events as editable cue markers only",
+            True,
+            False,
+            True,
+            False,
+        ),
+        Pass(
+            "render",
+            "render from cue and SFX markers as the editor left them",
+            False,
+            True,
+            False,
+            True,
+        ),
+    )
+}
+
+
+def run(
+    pass_name: str,
+    timeline_path: Path,
+    output: Path,
+    options: FoleyOptions,
+    progress: Progress = _quiet,
+) -> FoleyResult:
+    """One pass over one timeline, written next to it (never over it)."""
+    job = PASSES[pass_name]
+    started = time.perf_counter()
+    # 1. Read the timeline; refuse a bad output path before any work.
+    timeline = read_timeline(timeline_path, rate=options.rate)
+    check_output_path(output, inputs=[timeline_path])
+    # 2. The events: found in the pictures, or read from the markers the editor left.
+    if job.finds_events:
+        resolver = MediaResolver(timeline_path, options.media_roots, options.path_maps)
+        analysis = find_events(timeline, resolver, options, progress)
+    else:
+        analysis = cues_from_markers(timeline, options.marker_rule)
+    audio_dir = options.audio_dir or default_audio_dir(output)
+    clips: list[SoundClip] = []
+    try:
+        # 3. The sounds, placed on their frames.
+        if job.renders:
+            clips = render_events(analysis.events, timeline, options, audio_dir, progress)
+        # 4. The timeline back: what the editor had, our tracks and (editable) cue markers.
+        cues = options.cue_markers if job.cue_markers is None else job.cue_markers
+        cue_markers = [
+            CueMarker(e, TimeRange(e.start, e.duration)) for e in analysis.events if e.onscreen
+        ]
+        base = strip_ours(timeline, keep_markers=job.keeps_cue_markers)
+        result = add_sound_tracks(base, clips, cue_markers if cues else [])
+        written = write_timeline(result, output, inputs=[timeline_path])
+    except BaseException:
+        for clip in clips:  # a failed run leaves nothing behind
+            clip.path.unlink(missing_ok=True)
+        raise
+    audio_seconds = sum(c.record_range.duration.to_seconds() for c in clips)
+    return FoleyResult(written, analysis, clips, time.perf_counter() - started, audio_seconds)
+
+
+def foley(
+    timeline_path: Path, output: Path, options: FoleyOptions, progress: Progress = _quiet
+) -> FoleyResult:
+    """The main job: find the events, render every one, write the timeline with new tracks."""
+    return run("foley", timeline_path, output, options, progress)
+
+
+def analyze(
+    timeline_path: Path, output: Path, options: FoleyOptions, progress: Progress = _quiet
+) -> FoleyResult:
+    """First pass: detected events written as editable cue markers, no audio."""
+    return run("analyze", timeline_path, output, options, progress)
+
+
 def render(
     timeline_path: Path, output: Path, options: FoleyOptions, progress: Progress = _quiet
 ) -> FoleyResult:
     """Second pass: render exactly what the cue and SFX markers say, no detection."""
-    return _run(
-        timeline_path,
-        output,
-        options,
-        progress,
-        lambda tl, _res: cues_from_markers(tl, options.marker_rule),
-        render=True,
-        cues=False,
-        keep_markers=True,  # the editor's cues stay; old SonicVision tracks go
-    )
+    return run("render", timeline_path, output, options, progress)

@@ -14,7 +14,6 @@ import math
 import os
 import re
 import tempfile
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from sonicvision.errors import RenderError
 from sonicvision.events import SoundClip, SoundEvent
 
 from .generate.base import RenderedSound
+from .options import DEFAULTS, Mastering
 
 logger = logging.getLogger(__name__)
 
@@ -35,16 +35,6 @@ TimeRange = otio.opentime.TimeRange
 RationalTime = otio.opentime.RationalTime
 
 PROJECT_RATE = 48_000
-
-
-@dataclass(frozen=True)
-class Mastering:
-    """Loudness target per clip and the ceiling nothing may cross."""
-
-    target_lufs: float = -20.0
-    ceiling_dbfs: float = -1.0
-    fade_in_s: float = 0.01
-    fade_out_s: float = 0.08
 
 
 def to_project_rate(sound: RenderedSound) -> np.ndarray:
@@ -92,7 +82,7 @@ def _fade(audio: np.ndarray, fade_in: int, fade_out: int) -> np.ndarray:
 
 
 def place(
-    event: SoundEvent, sound: RenderedSound, rate: float, mastering: Mastering = Mastering()
+    event: SoundEvent, sound: RenderedSound, rate: float, mastering: Mastering = DEFAULTS.mastering
 ) -> tuple[np.ndarray, TimeRange]:
     """Audio aligned to whole frames and its record range: the onset lands on ``event.start``."""
     audio = to_project_rate(sound)
@@ -162,7 +152,7 @@ def render_clip(
     folder: Path,
     timecode: str,
     generator: str,
-    mastering: Mastering = Mastering(),
+    mastering: Mastering = DEFAULTS.mastering,
 ) -> SoundClip:
     """Place, master and write one sound; the clip that goes on the timeline."""
     audio, record = place(event, sound, rate, mastering)

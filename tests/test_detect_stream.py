@@ -20,7 +20,7 @@ from sonicvision.server.detect.child import DetectorProcessError, can_spawn
 from sonicvision.server.detect.motion import MotionDetector
 from sonicvision.server.detect.worker import DetectionWorker, _ClipWatch
 from sonicvision.server.frames import MediaInfo, read_frames
-from sonicvision.server.scenes import ObjectSpec, SceneSpec, render_frames, render_scene
+from sonicvision.server.synthetic_scenes import ObjectSpec, SceneSpec, render_frames, render_scene
 
 
 def _scene(rate: float = 25.0, width: int = 320, height: int = 180) -> np.ndarray:

@@ -18,7 +18,12 @@ from sonicvision.server.frames import (
     probe,
     read_frames,
 )
-from sonicvision.server.scenes import SceneSpec, draw_frame_code, read_frame_code, render_scene
+from sonicvision.server.synthetic_scenes import (
+    SceneSpec,
+    draw_frame_code,
+    read_frame_code,
+    render_scene,
+)
 
 NTSC_24 = Fraction(24000, 1001)
 NTSC_30 = Fraction(30000, 1001)

@@ -15,8 +15,8 @@ import opentimelineio as otio
 import pytest
 from service_support import make_test_certificate, sfx_timeline, timeline_with_media, wait_serving
 
+from sonicvision.cli import service as service_cli
 from sonicvision.errors import ConfigError
-from sonicvision.server.service import cli as service_cli
 from sonicvision.server.service.app import run_server
 from sonicvision.server.service.http import HTTP_STATUS, serve_http
 

@@ -17,15 +17,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
 import soundfile as sf  # noqa: E402
-from ldm_support import (  # noqa: E402
-    MODEL_RATE,
-    N_MELS,
-    WINDOW_S,
-    save_audioldm,
-    save_tango,
-    tiny_components,
-)
 
+from sonicvision.cli.train import train_options  # noqa: E402
 from sonicvision.errors import ConfigError  # noqa: E402
 from sonicvision.server.backends import build_generator  # noqa: E402
 from sonicvision.server.generate.base import SoundRequest  # noqa: E402
@@ -41,13 +34,20 @@ from sonicvision.server.models.time_condition import (  # noqa: E402
     normalise_mel,
     time_condition_mel,
 )
+from sonicvision.server.testing.ldm import (  # noqa: E402
+    MODEL_RATE,
+    N_MELS,
+    WINDOW_S,
+    save_audioldm,
+    save_tango,
+    tiny_components,
+)
 from sonicvision.server.train.adapter import (  # noqa: E402
     TrainOptions,
     diffusion_loss,
     prepare_batch,
     train_adapter,
 )
-from sonicvision.server.train.cli import train_options  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

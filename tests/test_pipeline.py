@@ -16,125 +16,17 @@ from sonicvision.adapters.io import read_timeline
 from sonicvision.adapters.media import MediaResolver
 from sonicvision.cli import main
 from sonicvision.errors import MediaError, SonicVisionError
-from sonicvision.events import Origin, SoundEvent
 from sonicvision.server.demo import make_demo_cut
 from sonicvision.server.evaluate import evaluate_timeline
 from sonicvision.server.frames import probe
-from sonicvision.server.generate.base import RenderedSound
-from sonicvision.server.pipeline import FoleyOptions, analyse, analyze, foley, render
-from sonicvision.server.place import PROJECT_RATE, place, write_wav
-from sonicvision.server.scenes import ObjectSpec, SceneSpec, render_scene
+from sonicvision.server.options import FoleyOptions
+from sonicvision.server.pipeline import analyze, find_events, foley, render
 from sonicvision.server.shots import scan_clip
+from sonicvision.server.synthetic_scenes import ObjectSpec, SceneSpec, render_scene
+from sonicvision.server.testing.cuts import cut_with_events
 
 RT = otio.opentime.RationalTime
 TR = otio.opentime.TimeRange
-
-
-def click_sound(onset_s: float, rate: int = 48_000, length_s: float = 0.4) -> RenderedSound:
-    audio = np.zeros((int(length_s * rate), 2), np.float32)
-    at = round(onset_s * rate)
-    decay = np.exp(-np.arange(len(audio) - at) / (0.02 * rate)).astype(np.float32)
-    audio[at:, 0] = audio[at:, 1] = 0.8 * decay
-    return RenderedSound(audio=audio, sample_rate=rate, onset_s=at / rate, source="test")
-
-
-@pytest.mark.parametrize("rate", [24000 / 1001, 25.0, 30000 / 1001, 60000 / 1001])
-@pytest.mark.parametrize("frame", [0, 1, 47, 1799])
-def test_onset_sample_lands_exactly_on_the_event_frame(rate: float, frame: int):
-    event = SoundEvent("knock", RT(frame, rate), RT(frame + 3, rate), True, Origin.DETECTED)
-    audio, record = place(event, click_sound(0.013), rate)
-    assert record.start_time.value == int(record.start_time.value)  # whole frames
-    assert record.start_time <= event.start
-    first_loud = int(np.argmax(np.abs(audio[:, 0]) > 1e-4))
-    expected = round((event.start.to_seconds() - record.start_time.to_seconds()) * PROJECT_RATE)
-    assert first_loud == expected
-    assert len(audio) >= record.duration.to_seconds() * PROJECT_RATE - 1
-    assert np.max(np.abs(audio)) <= 10 ** (-1 / 20) + 1e-6
-
-
-def test_continuous_event_spans_its_interval_with_fades():
-    rate = 25.0
-    event = SoundEvent("wind", RT(50, rate), RT(100, rate), False, Origin.MARKER, continuous=True)
-    noise = np.random.default_rng(0).normal(0, 0.1, (48_000 * 3, 2)).astype(np.float32)
-    audio, record = place(event, RenderedSound(noise, 48_000, 0.0, "test"), rate)
-    assert record == TR(RT(50, rate), RT(50, rate))
-    assert len(audio) == 2 * PROJECT_RATE
-    assert abs(audio[0, 0]) < 1e-3 and abs(audio[-1, 0]) < 1e-3
-    assert np.sqrt(np.mean(audio[PROJECT_RATE // 2 : PROJECT_RATE] ** 2)) > 1e-3
-
-
-def test_wav_files_are_48k_24bit_and_never_overwritten(tmp_path: Path):
-    audio = np.full((4800, 2), 0.25, np.float32)
-    first = write_wav(audio, tmp_path, "S001_01-00-00-00_knock.wav")
-    second = write_wav(audio * 0.5, tmp_path, "S001_01-00-00-00_knock.wav")
-    assert first != second and second.name == "S001_01-00-00-00_knock_v2.wav"
-    info = sf.info(str(first))
-    assert (info.samplerate, info.subtype, info.channels) == (48_000, "PCM_24", 2)
-    assert abs(sf.read(str(first))[0][0, 0] - 0.25) < 1e-5
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
-
-
-def cut_with_events(folder: Path, rate: Fraction, start_tc: str = "01:00:00:00"):
-    """Two clips, a cut inside the second, a pan; expected events in timeline seconds."""
-    fps = float(rate)
-    specs = [
-        (
-            "drop.mp4",
-            SceneSpec(
-                256,
-                144,
-                rate,
-                80,
-                objects=[ObjectSpec("fall", 10, 26, x=0.3), ObjectSpec("fall", 40, 57, x=0.7)],
-            ),
-            4,
-        ),
-        (
-            "knock.mp4",
-            SceneSpec(
-                256,
-                144,
-                rate,
-                90,
-                camera_pan_px_per_frame=1.2,
-                cut_at=[45],
-                objects=[
-                    ObjectSpec("hit", 8, 24, x=0.5, distance=0.3),
-                    ObjectSpec("fall", 55, 72, x=0.4),
-                ],
-                seed=3,
-            ),
-            0,
-        ),
-    ]
-    tl = otio.schema.Timeline(name="events")
-    tl.global_start_time = otio.opentime.from_timecode(start_tc, fps)
-    track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
-    expected, cursor = [], 0
-    for name, spec, src_in in specs:
-        truth = render_scene(spec, folder / name)
-        used = spec.frames - src_in
-        track.append(
-            otio.schema.Clip(
-                name=name.split(".")[0],
-                media_reference=otio.schema.ExternalReference(target_url=name),
-                source_range=TR(RT(src_in, fps), RT(used, fps)),
-            )
-        )
-        for ev in truth.events:
-            expected.append(
-                {
-                    "onset_s": (cursor + ev.onset_frame - src_in) / fps,
-                    "end_s": (cursor + ev.end_frame - src_in) / fps,
-                    "continuous": ev.continuous,
-                }
-            )
-        cursor += used
-    tl.tracks.append(track)
-    path = folder / "cut.otio"
-    otio.adapters.write_to_file(tl, str(path))
-    (folder / "expected.json").write_text(json.dumps({"events": expected}))
-    return path, expected
 
 
 @pytest.mark.parametrize(
@@ -316,6 +208,6 @@ def test_a_cut_on_action_gets_its_sound_on_the_first_frame(tmp_path: Path):
     tl.tracks.append(track)
     cut = tmp_path / "cut.otio"
     otio.adapters.write_to_file(tl, str(cut))
-    analysis = analyse(tl, MediaResolver(cut), FoleyOptions())
+    analysis = find_events(tl, MediaResolver(cut), FoleyOptions())
     impacts = [e for e in analysis.events if e.onscreen and not e.continuous]
     assert [e.start.value for e in impacts] == [25], [(e.start, e.text) for e in analysis.events]

@@ -15,21 +15,20 @@ import soundfile as sf
 torch = pytest.importorskip("torch")
 
 from sonicvision.errors import ConfigError  # noqa: E402
-from sonicvision.server.backends import DETECTORS, MODEL_BACKENDS, build_detector  # noqa: E402
+from sonicvision.server.backends import build_detector, names  # noqa: E402
+from sonicvision.server.detect.r2plus1d import R2Plus1DDetector, intervals_from_scores  # noqa: E402
 from sonicvision.server.metrics import activity_from_audio  # noqa: E402
 from sonicvision.server.models.r2plus1d import (  # noqa: E402
     KINETICS_FILE,
     DetectorConfig,
     FrameDetector,
-    R2Plus1DDetector,
     build_model,
     frame_logits,
-    intervals_from_scores,
     load_checkpoint,
     save_checkpoint,
     window_starts,
 )
-from sonicvision.server.scenes import ObjectSpec, SceneSpec, render_frames, render_scene  # noqa: E402
+from sonicvision.server.synthetic_scenes import ObjectSpec, SceneSpec, render_frames, render_scene  # noqa: E402
 from sonicvision.server.train.detector import (  # noqa: E402
     LabelOptions,
     TrainConfig,
@@ -169,7 +168,7 @@ def test_checkpoint_round_trip_and_registry(tmp_path):
     for key, value in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value)
 
-    assert "r2plus1d" in DETECTORS and "r2plus1d" not in MODEL_BACKENDS
+    assert "r2plus1d" in names("detector")
     detector = build_detector(f"r2plus1d:{tmp_path / 'ckpt'},threshold=0.3,window=8,device=cpu")
     assert detector.config.threshold == 0.3 and detector.config.window == 8
     assert detector.config.width == 8 and detector.device == "cpu"  # shape from the checkpoint
@@ -382,7 +381,7 @@ def test_core_cli_pieces_import_without_torch():
     code = (
         "import sys\n"
         "import sonicvision.cli, sonicvision.server.backends\n"
-        "import sonicvision.server.describe_vlm, sonicvision.server.train.detector_cli\n"
+        "import sonicvision.server.describe.vlm, sonicvision.cli.train\n"
         "heavy = [m for m in ('torch', 'torchvision', 'transformers') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )

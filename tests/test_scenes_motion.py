@@ -11,7 +11,7 @@ import pytest
 from sonicvision.server.detect.base import Detection
 from sonicvision.server.detect.motion import IMPACT_SPAN_S, MotionConfig, MotionDetector
 from sonicvision.server.frames import probe, read_frames
-from sonicvision.server.scenes import (
+from sonicvision.server.synthetic_scenes import (
     FLOOR_Y,
     ObjectSpec,
     SceneSpec,

@@ -29,12 +29,13 @@ from service_support import (
     wait_serving,
 )
 
+from sonicvision import cli
 from sonicvision.adapters.errors import TimelineWriteError
 from sonicvision.adapters.io import read_timeline
 from sonicvision.adapters.tracks import CUE_PREFIX
+from sonicvision.cli import service as service_cli
 from sonicvision.errors import ConfigError
 from sonicvision.server.demo import make_demo_cut
-from sonicvision.server.service import cli as service_cli
 from sonicvision.server.service.app import run_server
 from sonicvision.server.service.client import SonicVisionClient
 from sonicvision.server.service.errors import RemoteError
@@ -580,7 +581,7 @@ def test_jobs_command_lists_shows_fetches_and_cancels(server, tmp_path, capsys):
     assert Path(fetched["timeline"]).is_file() and len(fetched["audio"]) == 1
     assert run_jobs(["cancel", job_id, *where], capsys)["state"] == "JOB_STATE_SUCCEEDED"
 
-    assert service_cli.main(["jobs", "show", "0123456789abcdef", *where]) == 2
+    assert cli.main(["jobs", "show", "0123456789abcdef", *where]) == 2
     assert "NOT_FOUND" in capsys.readouterr().err
-    assert service_cli.main(["jobs", "fetch", job_id, *where]) == 2
+    assert cli.main(["jobs", "fetch", job_id, *where]) == 2
     assert "--out" in capsys.readouterr().err

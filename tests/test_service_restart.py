@@ -23,7 +23,7 @@ START_TIMEOUT = 30.0
 def start_server(data: Path, media: Path) -> tuple[subprocess.Popen, str]:
     """``serve --port 0`` in a child process; returns it and the address it printed."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sonicvision.server.service.cli", "serve", "--port", "0",
+        [sys.executable, "-m", "sonicvision.cli", "serve", "--port", "0",
          "--data-dir", str(data), "--media-root", str(media)],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

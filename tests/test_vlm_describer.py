@@ -20,9 +20,9 @@ pytest.importorskip("transformers")
 
 from sonicvision.errors import ConfigError  # noqa: E402
 from sonicvision.events import Prompt, Shot  # noqa: E402
-from sonicvision.server.backends import DESCRIBERS, MODEL_BACKENDS, build_describer  # noqa: E402
+from sonicvision.server.backends import build_describer, names  # noqa: E402
 from sonicvision.server.describe import EmbeddedDescriber  # noqa: E402
-from sonicvision.server.describe_vlm import (  # noqa: E402
+from sonicvision.server.describe.vlm import (  # noqa: E402
     TEMPORAL_CUES,
     VLMDescriber,
     assign,
@@ -32,9 +32,9 @@ from sonicvision.server.describe_vlm import (  # noqa: E402
     sound_kind,
 )
 from sonicvision.server.detect.base import EventInterval  # noqa: E402
-from sonicvision.server.models.offline import idefics3_tiny, qwen25_vl  # noqa: E402
 from sonicvision.server.models.vlm import LocalVLM, Reply  # noqa: E402
-from sonicvision.server.scenes import ObjectSpec, SceneSpec, render_scene  # noqa: E402
+from sonicvision.server.synthetic_scenes import ObjectSpec, SceneSpec, render_scene  # noqa: E402
+from sonicvision.server.testing.models import idefics3_tiny, qwen25_vl  # noqa: E402
 
 RT = otio.opentime.RationalTime
 TR = otio.opentime.TimeRange
@@ -284,7 +284,7 @@ def test_vlm_backend_loads_a_local_folder_with_options(tmp_path):
     model, processor = qwen25_vl("tiny")
     model.save_pretrained(tmp_path / "tiny-vl")
     processor.save_pretrained(tmp_path / "tiny-vl")
-    assert "vlm" in DESCRIBERS and "vlm" not in MODEL_BACKENDS
+    assert "vlm" in names("describer")
     describer = build_describer(
         f"vlm:{tmp_path / 'tiny-vl'},frame_size=40,max_sounds=2,max_new_tokens=6,device=cpu"
     )
@@ -320,7 +320,8 @@ def test_missing_model_says_how_to_fetch_it(tmp_path, monkeypatch):
 def test_pipeline_runs_with_both_model_backends(tmp_path):
     """analyze with --detector r2plus1d:CKPT --describer vlm:DIR: events named by the VLM path."""
     from sonicvision.server.models.r2plus1d import DetectorConfig, FrameDetector, save_checkpoint
-    from sonicvision.server.pipeline import FoleyOptions, analyze
+    from sonicvision.server.options import FoleyOptions
+    from sonicvision.server.pipeline import analyze
 
     torch.manual_seed(0)
     save_checkpoint(

@@ -452,7 +452,7 @@ def import_as_timeline(project: Any, result: Path, name: str, journal: Journal) 
 
 def _options(settings: Settings):
     from sonicvision.adapters.markers import MarkerRule
-    from sonicvision.server.pipeline import FoleyOptions
+    from sonicvision.server.options import FoleyOptions
 
     return FoleyOptions(
         seed=settings.seed,
@@ -464,19 +464,19 @@ def _options(settings: Settings):
 
 def run_local(settings: Settings, exported: Path, run_dir: Path, progress: Progress) -> Path:
     """The pass on this machine; returns the result timeline (its WAVs beside it)."""
-    from sonicvision.server import pipeline
+    from sonicvision.server.pipeline import run
 
-    job = {"foley": pipeline.foley, "analyze": pipeline.analyze, "render": pipeline.render}
     output = run_dir / f"{exported.stem}_{settings.job_pass}.otio"
-    return Path(job[settings.job_pass](exported, output, _options(settings), progress).output)
+    return Path(run(settings.job_pass, exported, output, _options(settings), progress).output)
 
 
 def run_remote(settings: Settings, exported: Path, run_dir: Path, progress: Progress) -> Path:
     """The pass as a job on a SonicVision server; the result fetched into ``run_dir``."""
     import grpc
 
-    from sonicvision.server.service.client import SonicVisionClient, options_message, state_name
+    from sonicvision.server.service.client import SonicVisionClient
     from sonicvision.server.service.errors import RemoteError
+    from sonicvision.server.service.wire import options_message, state_name
     from sonicvision.v1 import jobs_pb2 as pb
 
     address = settings.server.strip()

@@ -29,6 +29,7 @@ from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 from sonicvision.errors import ConfigError, RenderError
 
 from ..models.adapter import TimeControlAdapter, move
+from ..models.device import torch_device
 from ..models.loading import LDMComponents, load_adapter, load_ldm
 from ..models.time_condition import (
     activity_to_mel_frames,
@@ -99,7 +100,7 @@ class LDMGenerator(Generator):
             )
         self.components = components
         self.adapter = adapter
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = torch_device(device)
         self.dtype = _dtype(dtype, self.device)
         self.scheduler_name = scheduler
         self.steps = int(steps or SCHEDULERS[scheduler][2])

@@ -2,7 +2,7 @@
 
 Loaded with ``AutoProcessor`` + ``AutoModelForImageTextToText`` from a folder or the local
 Hugging Face cache, never from the network. It only runs conversations: the paper's prompt
-and the reading of the answers live in :mod:`sonicvision.server.describe_vlm`. Prompts go
+and the reading of the answers live in :mod:`sonicvision.server.describe.vlm`. Prompts go
 through the model's own chat template, batched with left padding (decoder-only generation
 continues from the last token of each row).
 """
@@ -20,6 +20,8 @@ from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from sonicvision.errors import ConfigError
+
+from .device import torch_device
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +86,7 @@ class LocalVLM:
         do_sample: bool = False,
     ) -> LocalVLM:
         """From a folder or the local HF cache (``local_files_only``); bf16 on a GPU by default."""
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        device = str(torch_device(device))
         if dtype is None:
             dtype = "bfloat16" if device.startswith("cuda") else "float32"
         if dtype not in _DTYPES:

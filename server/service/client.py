@@ -26,10 +26,10 @@ from sonicvision.v1 import jobs_pb2 as pb
 from sonicvision.v1 import jobs_pb2_grpc
 
 from .errors import RemoteError
+from .wire import PASS_VALUES
 
 logger = logging.getLogger(__name__)
 
-PASSES = {"foley": pb.PASS_FOLEY, "analyze": pb.PASS_ANALYZE, "render": pb.PASS_RENDER}
 STATES = {
     "queued": pb.JOB_STATE_QUEUED,
     "running": pb.JOB_STATE_RUNNING,
@@ -38,35 +38,6 @@ STATES = {
     "cancelled": pb.JOB_STATE_CANCELLED,
 }
 FINAL_STATES = {pb.JOB_STATE_SUCCEEDED, pb.JOB_STATE_FAILED, pb.JOB_STATE_CANCELLED}
-
-
-def state_name(value: int) -> str:
-    return pb.JobState.Name(value).removeprefix("JOB_STATE_").lower()
-
-
-def options_message(options, output_format: str = "") -> pb.FoleyOptions:
-    """The pipeline's ``FoleyOptions`` as the wire message (paths as the server must see them)."""
-    rule = options.marker_rule
-    return pb.FoleyOptions(
-        detector=options.detector,
-        describer=options.describer,
-        generator=options.generator,
-        seed=options.seed,
-        marker_rule=pb.MarkerRule(
-            prefix=rule.prefix, colors=sorted(rule.colors), default_seconds=rule.default_seconds
-        ),
-        path_maps=list(options.path_maps),
-        media_roots=[str(r) for r in options.media_roots],
-        allow_missing=options.allow_missing,
-        rate=options.rate or "",
-        no_cue_markers=not options.cue_markers,
-        target_lufs=options.mastering.target_lufs,
-        output_format={
-            "": pb.OUTPUT_FORMAT_UNSPECIFIED,
-            "otio": pb.OUTPUT_FORMAT_OTIO,
-            "fcp_xml": pb.OUTPUT_FORMAT_FCP_XML,
-        }[output_format],
-    )
 
 
 @dataclass
@@ -153,7 +124,7 @@ class SonicVisionClient:
     ) -> pb.SubmitJobResponse:
         """Upload ``timeline`` (or ``content``), or name a ``server_path``; returns the job."""
         request = pb.SubmitJobRequest(
-            job_pass=PASSES[job_pass],
+            job_pass=PASS_VALUES[job_pass],
             options=options or pb.FoleyOptions(),
             idempotency_key=idempotency_key,
         )

@@ -262,7 +262,7 @@ class JobManager:
         staged = self._stage(spec.timeline_name, upload) if upload is not None else None
         try:
             timeline = staged / "input" / spec.timeline_name if staged else Path(spec.server_path)
-            read_timeline(timeline, rate=spec.rate or None)  # refuse a bad file now, not later
+            read_timeline(timeline, rate=spec.options.rate)  # refuse a bad file now, not later
             with self._cv:
                 if existing := self._existing(idempotency_key, fingerprint):
                     return existing, False

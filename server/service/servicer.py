@@ -24,6 +24,13 @@ from .jobs import JobManager
 from .security import check_file_name
 from .spec import JobSpec
 from .store import ErrorInfo, EventRecord, FileRecord, JobRecord, State
+from .wire import (
+    BACKEND_KINDS,
+    PASS_NAMES,
+    PASS_VALUES,
+    enum_value,
+    options_from_message,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +38,6 @@ CHUNK_BYTES = 1024 * 1024
 MAX_PAGE = 1000
 MAX_KEY = 200
 
-PASS_NAMES = {
-    pb.PASS_UNSPECIFIED: "foley",
-    pb.PASS_FOLEY: "foley",
-    pb.PASS_ANALYZE: "analyze",
-    pb.PASS_RENDER: "render",
-}
-PASS_VALUES = {"foley": pb.PASS_FOLEY, "analyze": pb.PASS_ANALYZE, "render": pb.PASS_RENDER}
 STATE_VALUES = {
     State.QUEUED: pb.JOB_STATE_QUEUED,
     State.RUNNING: pb.JOB_STATE_RUNNING,
@@ -46,24 +46,7 @@ STATE_VALUES = {
     State.CANCELLED: pb.JOB_STATE_CANCELLED,
 }
 STATE_NAMES = {v: k for k, v in STATE_VALUES.items()}
-OUTPUT_FORMATS = {
-    pb.OUTPUT_FORMAT_UNSPECIFIED: "",
-    pb.OUTPUT_FORMAT_OTIO: "otio",
-    pb.OUTPUT_FORMAT_FCP_XML: "fcp_xml",
-}
 ROLES = {"timeline": pb.FILE_ROLE_TIMELINE, "audio": pb.FILE_ROLE_AUDIO}
-BACKEND_KINDS = {
-    "detector": pb.BACKEND_KIND_DETECTOR,
-    "describer": pb.BACKEND_KIND_DESCRIBER,
-    "generator": pb.BACKEND_KIND_GENERATOR,
-}
-
-
-def _enum(value: int, table: dict, enum_name: str, field: str):
-    """Proto3 enums are open: an unknown number arrives intact and is refused here."""
-    if value not in table:
-        raise InvalidRequest(f"{value} is not a valid {enum_name} value", field=field)
-    return table[value]
 
 
 def _adapter_suffixes() -> dict[str, list[str]]:
@@ -94,34 +77,19 @@ def upload_name(upload: pb.UploadedTimeline) -> str:
 
 
 def spec_from_request(request: pb.SubmitJobRequest) -> tuple[JobSpec, bytes | None]:
-    o = request.options
-    rule = o.marker_rule
     kind = request.WhichOneof("timeline")
     if kind is None:
         raise InvalidRequest("no timeline: set upload or server_path", field="timeline")
     upload = request.upload.content if kind == "upload" else None
     if kind == "upload" and not upload:
         raise InvalidRequest("uploaded timeline is empty", field="upload.content")
+    options, output_format = options_from_message(request.options)
     spec = JobSpec(
-        job_pass=_enum(request.job_pass, PASS_NAMES, "Pass", "job_pass"),
+        job_pass=enum_value(request.job_pass, PASS_NAMES, "Pass", "job_pass"),
         timeline_name=upload_name(request.upload) if kind == "upload" else "",
         server_path=request.server_path if kind == "server_path" else "",
-        detector=o.detector or "motion",
-        describer=o.describer or "none",
-        generator=o.generator or "procedural",
-        seed=o.seed,
-        marker_prefix=rule.prefix if rule.HasField("prefix") else "SFX:",
-        marker_colors=tuple(rule.colors),
-        marker_seconds=rule.default_seconds if rule.HasField("default_seconds") else 2.0,
-        path_maps=tuple(o.path_maps),
-        media_roots=tuple(o.media_roots),
-        allow_missing=o.allow_missing,
-        rate=o.rate,
-        cue_markers=not o.no_cue_markers,
-        target_lufs=o.target_lufs if o.HasField("target_lufs") else -20.0,
-        output_format=_enum(
-            o.output_format, OUTPUT_FORMATS, "OutputFormat", "options.output_format"
-        ),
+        output_format=output_format,
+        options=options,
     )
     return spec, upload
 
@@ -235,7 +203,7 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
 
     @grpc_method
     def ListJobs(self, request: pb.ListJobsRequest, context) -> pb.ListJobsResponse:
-        states = [_enum(s, STATE_NAMES, "JobState", "states") for s in request.states]
+        states = [enum_value(s, STATE_NAMES, "JobState", "states") for s in request.states]
         if request.page_size < 0:
             raise InvalidRequest("page_size must not be negative", field="page_size")
         size = min(request.page_size or 50, MAX_PAGE)
@@ -258,7 +226,7 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
 
     @grpc_method
     def FetchResult(self, request: pb.FetchResultRequest, context) -> Iterator[pb.ResultChunk]:
-        mode = _enum(
+        mode = enum_value(
             request.mode,
             {
                 pb.FETCH_MODE_UNSPECIFIED: "bytes",

@@ -17,22 +17,16 @@ from pathlib import Path
 
 from sonicvision.adapters.errors import MediaNotFoundError
 from sonicvision.adapters.io import parse_rate, read_timeline
-from sonicvision.adapters.markers import MarkerRule
 from sonicvision.adapters.media import MediaResolver, PathMapping
 from sonicvision.adapters.picture import visible_picture
 from sonicvision.errors import ConfigError
-from sonicvision.server.pipeline import FoleyOptions, FoleyResult, Progress, analyze, foley, render
-from sonicvision.server.place import Mastering
+from sonicvision.server import backends
+from sonicvision.server.options import FoleyOptions
+from sonicvision.server.pipeline import PASSES, FoleyResult, Progress, run
 
-from .backends import MODEL_KINDS, REGISTRIES
 from .errors import InvalidRequest
 from .security import PathGuard
 
-PASSES: dict[str, Callable[..., FoleyResult]] = {
-    "foley": foley,
-    "analyze": analyze,
-    "render": render,
-}
 OUTPUT_SUFFIXES = {"otio": ".otio", "fcp_xml": ".xml"}
 
 
@@ -43,52 +37,26 @@ class JobSpec:
     job_pass: str = "foley"
     timeline_name: str = ""  # uploads live at jobs/<id>/input/<timeline_name>
     server_path: str = ""  # or a timeline on the server, under a media root
-    detector: str = "motion"
-    describer: str = "none"
-    generator: str = "procedural"
-    seed: int = 0
-    marker_prefix: str = "SFX:"
-    marker_colors: tuple[str, ...] = ()
-    marker_seconds: float = 2.0
-    path_maps: tuple[str, ...] = ()
-    media_roots: tuple[str, ...] = ()  # empty until submit fills in the server's roots
-    allow_missing: bool = False
-    rate: str = ""
-    cue_markers: bool = True
-    target_lufs: float = -20.0
     output_format: str = ""  # "", "otio" or "fcp_xml"
+    options: FoleyOptions = dataclasses.field(default_factory=FoleyOptions)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return {
+            "job_pass": self.job_pass,
+            "timeline_name": self.timeline_name,
+            "server_path": self.server_path,
+            "output_format": self.output_format,
+            "options": self.options.to_dict(),
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> JobSpec:
-        known = {f.name: f for f in dataclasses.fields(cls)}
         return cls(
-            **{
-                k: tuple(v) if isinstance(v, list) else v
-                for k, v in data.items()
-                if k in known  # a newer server's extra keys are ignored
-            }
-        )
-
-    def options(self) -> FoleyOptions:
-        return FoleyOptions(
-            detector=self.detector,
-            describer=self.describer,
-            generator=self.generator,
-            seed=self.seed,
-            marker_rule=MarkerRule(
-                prefix=self.marker_prefix,
-                colors=frozenset(c.upper() for c in self.marker_colors),
-                default_seconds=self.marker_seconds,
-            ),
-            media_roots=[Path(r) for r in self.media_roots],
-            path_maps=list(self.path_maps),
-            allow_missing=self.allow_missing,
-            rate=self.rate or None,
-            cue_markers=self.cue_markers,
-            mastering=Mastering(target_lufs=self.target_lufs),
+            job_pass=data.get("job_pass", "foley"),
+            timeline_name=data.get("timeline_name", ""),
+            server_path=data.get("server_path", ""),
+            output_format=data.get("output_format", ""),
+            options=FoleyOptions.from_dict(data.get("options", {})),
         )
 
     def output_name(self) -> str:
@@ -101,48 +69,23 @@ class JobSpec:
         return f"{stem}_{self.job_pass}{suffix.lower()}"
 
 
-def _check_backend(kind: str, spec: str, guard: PathGuard) -> None:
-    name, _, arg = spec.partition(":")
-    name = name.strip().lower()
-    registry = REGISTRIES[kind]
-    if name not in registry:
-        what = "is not part of this build yet" if MODEL_KINDS.get(name) == kind else "is unknown"
-        raise ConfigError(
-            f"{kind} backend {name!r} {what}; available: {', '.join(registry)}", field=kind
-        )
-    if kind == "generator" and name == "library":
-        if not arg:
-            raise ConfigError("library generator needs a folder: library:DIR", field=kind)
-        guard.folder(arg, field="options.generator")
-    if kind == "generator" and name == "ldm" and not arg:
-        raise ConfigError("ldm generator needs a model folder: ldm:DIR[,adapter=DIR]", field=kind)
-    if name in MODEL_KINDS and arg:
-        _check_model_paths(kind, name, arg, guard)
-
-
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
-def _check_model_paths(kind: str, name: str, arg: str, guard: PathGuard) -> None:
-    """A job may load model weights only from folders under the server's roots.
-
-    A VLM named by a Hugging Face id (``Qwen/Qwen2.5-VL-3B-Instruct``) is read from the
-    server's own local cache and is allowed; every other source and ``adapter=`` is a path.
+def _check_backend(kind: str, spec: str, guard: PathGuard) -> None:
+    """The backend exists, has the argument it needs, and loads weights or sounds only from
+    folders under the server's roots. A source that may be a Hugging Face id
+    (``Qwen/Qwen2.5-VL-3B-Instruct``) is read from the server's own local cache and is allowed.
     """
-    source, _, rest = arg.partition(",")
-    paths = [source.strip()]
-    for item in rest.split(","):
-        key, eq, value = item.partition("=")
-        if eq and key.strip() == "adapter":
-            paths.append(value.strip())
-    for path in paths:
-        if (
-            name == "vlm"
-            and path == source.strip()
-            and _HUB_ID.match(path)
-            and not Path(path).exists()
-        ):
-            continue
+    backend, argument = backends.find(kind, spec)
+    if backend.argument_required and not argument:
+        raise ConfigError(
+            f"the {backend.name} {kind} needs {backend.argument_is}: {backend.usage}", field=kind
+        )
+    for part, path in backends.argument_paths(backend, argument):
+        if part == backends.SOURCE and backend.hub_source and _HUB_ID.match(path):
+            if not Path(path).exists():
+                continue
         guard.folder(path, field=f"options.{kind}")
 
 
@@ -150,28 +93,33 @@ def validate_spec(spec: JobSpec, guard: PathGuard) -> JobSpec:
     """Every option checked before a job is queued; the server's roots filled in if none given."""
     if spec.job_pass not in PASSES:
         raise InvalidRequest(f"unknown pass {spec.job_pass!r}", field="job_pass")
-    for kind in ("detector", "describer", "generator"):
-        _check_backend(kind, getattr(spec, kind), guard)
-    if not (math.isfinite(spec.marker_seconds) and 0 < spec.marker_seconds <= 3600):
+    options = spec.options
+    for kind in backends.KINDS:
+        _check_backend(kind, getattr(options, kind), guard)
+    seconds = options.marker_rule.default_seconds
+    if not (math.isfinite(seconds) and 0 < seconds <= 3600):
         raise InvalidRequest(
-            f"marker seconds {spec.marker_seconds} is not in (0, 3600]",
+            f"marker seconds {seconds} is not in (0, 3600]",
             field="options.marker_rule.default_seconds",
         )
-    if not (math.isfinite(spec.target_lufs) and -70 <= spec.target_lufs <= 0):
+    lufs = options.mastering.target_lufs
+    if not (math.isfinite(lufs) and -70 <= lufs <= 0):
         raise InvalidRequest(
-            f"target loudness {spec.target_lufs} LUFS is not in [-70, 0]",
+            f"target loudness {lufs} LUFS is not in [-70, 0]",
             field="options.target_lufs",
         )
     if spec.output_format not in ("", *OUTPUT_SUFFIXES):
         raise InvalidRequest(f"unknown output format {spec.output_format!r}", field="output_format")
-    for rule in spec.path_maps:
+    for rule in options.path_maps:
         PathMapping.parse(rule)
-    if spec.rate:
-        parse_rate(spec.rate, field="options.rate")
-    roots = [str(guard.folder(r, field="options.media_roots")) for r in spec.media_roots] or [
-        str(r) for r in guard.roots
+    if options.rate:
+        parse_rate(options.rate, field="options.rate")
+    roots = [guard.folder(str(r), field="options.media_roots") for r in options.media_roots] or [
+        Path(r) for r in guard.roots
     ]
-    return dataclasses.replace(spec, media_roots=tuple(roots))
+    return dataclasses.replace(
+        spec, options=dataclasses.replace(options, media_roots=[Path(r) for r in roots])
+    )
 
 
 def check_media(timeline, timeline_path: Path, options: FoleyOptions, guard: PathGuard) -> None:
@@ -193,8 +141,8 @@ def run_pipeline(
     spec: JobSpec, timeline: Path, result_dir: Path, progress: Progress
 ) -> FoleyResult:
     """The real work of a job: the media guard, then the pipeline pass into ``result_dir``."""
-    options = spec.options()
-    if spec.job_pass != "render":  # render reads no media: cues and prompts only
-        guard = PathGuard(spec.media_roots)
+    options = spec.options
+    if PASSES[spec.job_pass].finds_events:  # render reads no media: cues and prompts only
+        guard = PathGuard([str(r) for r in options.media_roots])
         check_media(read_timeline(timeline, rate=options.rate), timeline, options, guard)
-    return PASSES[spec.job_pass](timeline, result_dir / spec.output_name(), options, progress)
+    return run(spec.job_pass, timeline, result_dir / spec.output_name(), options, progress)

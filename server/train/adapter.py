@@ -42,6 +42,7 @@ from ..generate.base import SoundRequest
 from ..generate.library import resample
 from ..metrics import activity_from_audio, activity_from_intervals, activity_iou
 from ..models.adapter import TimeControlAdapter, move
+from ..models.device import torch_device
 from ..models.loading import LDMComponents, load_ldm
 from ..models.time_condition import (
     MelSpec,
@@ -351,10 +352,6 @@ def validate(
 # ---- the loop ---------------------------------------------------------------------------
 
 
-def _device(name: str | None) -> torch.device:
-    return torch.device(name or ("cuda" if torch.cuda.is_available() else "cpu"))
-
-
 def _autocast(device: torch.device, mode: str):
     if mode == "no":
         return torch.autocast(device.type, enabled=False)
@@ -384,7 +381,7 @@ def train_adapter(
         raise ConfigError("nothing to resume: no training_state.json", path=out)
     if options.batch_size < 1 or options.lr <= 0:
         raise ConfigError("batch size and learning rate must be positive", field="batch_size")
-    device = _device(options.device)
+    device = torch_device(options.device)
     _autocast(device, options.mixed_precision)  # refuse a bad mode before any work
 
     # 1. Data: clips, with a held-out set for validation

@@ -38,6 +38,7 @@ from safetensors.torch import load_file, save_file
 from sonicvision.adapters.media import VIDEO_SUFFIXES
 from sonicvision.errors import ConfigError, MediaError, SonicVisionError
 
+from ..detect.r2plus1d import runs
 from ..frames import iter_frames, probe
 from ..metrics import (
     activity_from_intervals,
@@ -46,16 +47,15 @@ from ..metrics import (
     sound_intervals,
     time_accuracy,
 )
+from ..models.device import torch_device
 from ..models.r2plus1d import (
     CONFIG_NAME,
     WEIGHTS_NAME,
     DetectorConfig,
     FrameDetector,
     build_model,
-    default_device,
     frame_logits,
     read_config,
-    runs,
     save_checkpoint,
     sigmoid,
     to_input,
@@ -481,7 +481,7 @@ def train_detector(
 ) -> list[EpochReport]:
     """Train (or resume) and save after every epoch; returns this run's epoch reports."""
     train = train or TrainConfig()
-    dev = default_device(device)
+    dev = torch_device(device)
     has_checkpoint = (out / STATE_NAME).exists() or (out / CONFIG_NAME).exists()
     if resume:
         model, optimizer, state = load_training(out, dev)

@@ -34,10 +34,11 @@ import numpy as np
 from sonicvision.errors import ConfigError, MediaError, SonicVisionError
 from sonicvision.events import Prompt, Shot
 
-from .describe import Describer, Description, EmbeddedDescriber
-from .detect.base import EventInterval
-from .frames import probe, read_frames
-from .models.spec import apply_options, split_spec
+from ..detect.base import EventInterval
+from ..frames import probe, read_frames
+from ..models.spec import apply_options, split_spec
+from .base import Describer, Description
+from .embedded import EmbeddedDescriber
 
 logger = logging.getLogger(__name__)
 
@@ -454,7 +455,7 @@ def build_vlm_describer(arg: str | None) -> VLMDescriber:
     source, raw = split_spec(arg, "describer")
     options = apply_options(VLMOptions(), raw, "describer")
     try:
-        from .models.vlm import LocalVLM
+        from ..models.vlm import LocalVLM
     except ImportError as exc:
         raise ConfigError(
             f"the vlm describer needs the model stack ({exc.name} is missing): "

@@ -1,56 +1,20 @@
-"""The ``sonicvision`` command: a thin layer that wires options to the library.
+"""The main job's commands: ``shots``, ``foley``, ``analyze``, ``render``, ``demo``, ``eval``.
 
-Every subcommand that reports has ``--json`` (machine-readable on stdout; progress and
-warnings go to stderr), and every deliberate error is printed as one clear line with exit
-status 2.
+Defaults come from :class:`~sonicvision.server.options.FoleyOptions` and the backend help from
+the registry (``server/backends.py``), so neither is restated here.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
-from tqdm import tqdm
+from sonicvision.server import backends
+from sonicvision.server.options import DEFAULTS, FoleyOptions, Mastering
 
-from sonicvision.errors import SonicVisionError
-from sonicvision.plugin.install import INSTALL_HELP, cmd_install, install_options
-from sonicvision.server.service.cli import (
-    JOBS_HELP,
-    SERVE_HELP,
-    cmd_jobs,
-    cmd_serve,
-    jobs_options,
-    serve_options,
-)
-from sonicvision.server.train.cli import TRAIN_HELP, cmd_train, train_options
-
-logger = logging.getLogger("sonicvision")
-
-
-class ProgressBars:
-    """One tqdm bar per stage, fed by the pipeline's single progress callback."""
-
-    def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled
-        self._bars: dict[str, tqdm] = {}
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        bar = self._bars.get(stage)
-        if bar is None:
-            bar = self._bars[stage] = tqdm(total=total, desc=f"{stage:>8}", unit="item", leave=True)
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    def close(self) -> None:
-        for bar in self._bars.values():
-            bar.close()
+from .progress import ProgressBars
 
 
 def _timeline_options(p: argparse.ArgumentParser) -> None:
@@ -76,7 +40,11 @@ def _timeline_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="skip clips whose media cannot be found (with a warning)",
     )
-    p.add_argument("--sfx-prefix", default="SFX:", help="marker text prefix for sound prompts")
+    p.add_argument(
+        "--sfx-prefix",
+        default=DEFAULTS.marker_rule.prefix,
+        help="marker text prefix for sound prompts (default: %(default)s)",
+    )
     p.add_argument(
         "--sfx-color",
         action="append",
@@ -87,8 +55,8 @@ def _timeline_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--marker-seconds",
         type=float,
-        default=2.0,
-        help="length of a sound prompt whose marker has no duration",
+        default=DEFAULTS.marker_rule.default_seconds,
+        help="length of a sound prompt whose marker has no duration (default: %(default)s)",
     )
     p.add_argument("--json", action="store_true", help="print a JSON report on stdout")
 
@@ -167,18 +135,29 @@ def _job_options(p: argparse.ArgumentParser) -> None:
         help="result timeline (format by extension; never the input)",
     )
     p.add_argument("--audio-dir", type=Path, help="where WAVs go (default: OUTPUT_audio/)")
-    p.add_argument("--seed", type=int, default=0, help="variation seed (same seed, same sounds)")
-    p.add_argument("--detector", default="motion", help="motion (embedded)")
-    p.add_argument("--describer", default="none", help="none (embedded: markers, names, motion)")
-    p.add_argument("--generator", default="procedural", help="procedural | library:DIR")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULTS.seed,
+        help="variation seed; same seed, same sounds (default: %(default)s)",
+    )
+    for kind in backends.KINDS:
+        p.add_argument(
+            f"--{kind}",
+            default=getattr(DEFAULTS, kind),
+            metavar="SPEC",
+            help=f"{backends.help_text(kind)} (default: %(default)s)",
+        )
     p.add_argument("--no-cues", action="store_true", help="do not add editable cue markers")
-    p.add_argument("--target-lufs", type=float, default=-20.0, help="loudness of each clip")
+    p.add_argument(
+        "--target-lufs",
+        type=float,
+        default=DEFAULTS.mastering.target_lufs,
+        help="loudness of each clip (default: %(default)s)",
+    )
 
 
-def _options(args):
-    from sonicvision.server.pipeline import FoleyOptions
-    from sonicvision.server.place import Mastering
-
+def _options(args) -> FoleyOptions:
     return FoleyOptions(
         detector=args.detector,
         describer=args.describer,
@@ -254,13 +233,12 @@ def cmd_render(args) -> int:
 
 def _demo_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=Path("sonicvision-demo"), help="demo folder")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=DEFAULTS.seed)
     p.add_argument("--json", action="store_true")
 
 
 def cmd_demo(args) -> int:
     from sonicvision.server.demo import run_demo
-    from sonicvision.server.pipeline import FoleyOptions
 
     bars = ProgressBars(enabled=not args.json and sys.stderr.isatty())
     try:
@@ -328,54 +306,3 @@ def cmd_eval(args) -> int:
             f"({report.n_found} onsets found, {report.n_expected} expected)"
         )
     return 0
-
-
-COMMANDS: dict[str, tuple[Callable, Callable[[argparse.ArgumentParser], None], str]] = {
-    "shots": (
-        cmd_shots,
-        _timeline_options,
-        "list the shots and sound-prompt markers of a timeline",
-    ),
-    "foley": (cmd_foley, _job_options, "the main job: detect, describe, render, write new tracks"),
-    "analyze": (cmd_analyze, _job_options, "write detected events as editable cue markers only"),
-    "render": (cmd_render, _job_options, "render from cue and SFX markers as the editor left them"),
-    "demo": (cmd_demo, _demo_options, "make a demo cut with known events, run foley, score it"),
-    "eval": (cmd_eval, _eval_options, "the paper's timing metrics for a rendered timeline"),
-    "serve": (cmd_serve, serve_options, SERVE_HELP),
-    "jobs": (cmd_jobs, jobs_options, JOBS_HELP),
-    "train": (cmd_train, train_options, TRAIN_HELP),
-    "install": (cmd_install, install_options, INSTALL_HELP),
-}
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sonicvision", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="count", default=0)
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name, (func, add_options, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        add_options(p)
-        p.set_defaults(func=func)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.ERROR,  # third-party adapters chatter at WARNING on the root logger
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logger.setLevel(logging.WARNING - 10 * min(args.verbose, 2))
-    try:
-        return args.func(args)
-    except SonicVisionError as exc:
-        print(f"sonicvision {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"sonicvision {args.command}: interrupted; nothing was written", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

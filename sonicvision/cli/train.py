@@ -1,6 +1,7 @@
-"""``sonicvision train detector``: options and the command, merged into the ``train`` command.
+"""``sonicvision train adapter|detector``: one ``train`` command, a subcommand per model.
 
-No torch at import: the core CLI builds its parser without the model stack installed.
+No torch at import: the core CLI builds its parser without the model stack installed; each
+subcommand imports its trainer when it runs.
 """
 
 from __future__ import annotations
@@ -53,8 +54,8 @@ def detector_train_options(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_train_detector(args: argparse.Namespace) -> int:
-    from ..models.r2plus1d import DetectorConfig
-    from .detector import LabelOptions, TrainConfig, train_detector
+    from sonicvision.server.models.r2plus1d import DetectorConfig
+    from sonicvision.server.train.detector import LabelOptions, TrainConfig, train_detector
 
     def show(report) -> None:
         if args.json:
@@ -98,3 +99,85 @@ def cmd_train_detector(args: argparse.Namespace) -> int:
     elif not args.json:
         print(f"wrote {out} (use it with --detector r2plus1d:{out})")
     return 0
+
+
+TRAIN_HELP = "train the paper's models: the time adapter (adapter) or the detector (detector)"
+TRAIN_ADAPTER_HELP = "train the time-controllable adapter over a frozen Tango/AudioLDM"
+
+
+def adapter_train_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--base", type=Path, required=True, help="Tango or AudioLDM model folder")
+    p.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="audio files + manifest.json/.csv (audio, caption, start, end per clip)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="checkpoint folder (for --generator ldm:DIR,adapter=CKPT)",
+    )
+    p.add_argument("--variant", choices=("tango", "audioldm"), help="default: from the folder")
+    p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    p.add_argument("--epochs", type=int, default=200)
+    p.add_argument("--max-steps", type=int, help="stop after this many optimizer steps in all")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=3e-5)
+    p.add_argument("--mixed-precision", choices=("no", "fp16", "bf16"), default="no")
+    p.add_argument("--gradient-checkpointing", action="store_true", help="less memory, slower")
+    p.add_argument("--save-every", type=int, default=1000, help="steps between checkpoints")
+    p.add_argument("--validate-every", type=int, default=1000, help="steps between IoU checks")
+    p.add_argument("--val-count", type=int, default=8, help="clips held out for validation")
+    p.add_argument("--val-steps", type=int, default=25, help="solver steps when validating")
+    p.add_argument("--caption-dropout", type=float, default=0.1)
+    p.add_argument("--conditioning-scale", type=float, default=2.0, help="stored as the default")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", help="cuda | cpu | cuda:1 (default: cuda when available)")
+
+
+def cmd_train_adapter(args: argparse.Namespace) -> int:
+    from sonicvision.server.train.adapter import TrainOptions, train_adapter
+
+    options = TrainOptions(
+        base=args.base,
+        data=args.data,
+        out=args.out,
+        variant=args.variant,
+        epochs=args.epochs,
+        max_steps=args.max_steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        mixed_precision=args.mixed_precision,
+        resume=args.resume,
+        save_every=args.save_every,
+        validate_every=args.validate_every,
+        val_count=args.val_count,
+        val_steps=args.val_steps,
+        caption_dropout=args.caption_dropout,
+        conditioning_scale=args.conditioning_scale,
+        gradient_checkpointing=args.gradient_checkpointing,
+        seed=args.seed,
+        device=args.device,
+    )
+    train_adapter(options, report=lambda line: print(line, flush=True))
+    return 0
+
+
+SUBCOMMANDS = {
+    "adapter": (cmd_train_adapter, adapter_train_options, TRAIN_ADAPTER_HELP),
+    "detector": (cmd_train_detector, detector_train_options, TRAIN_DETECTOR_HELP),
+}
+
+
+def train_options(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="train_target", required=True, metavar="{adapter,detector}")
+    for name, (func, add_options, help_text) in SUBCOMMANDS.items():
+        q = sub.add_parser(name, help=help_text, description=help_text)
+        add_options(q)
+        q.set_defaults(train_func=func)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    return args.train_func(args)

@@ -78,7 +78,7 @@ def serve_options(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_serve(args) -> int:
-    from .app import format_address, run_server
+    from sonicvision.server.service.app import format_address, run_server
 
     stop = threading.Event()
     previous = {
@@ -153,7 +153,7 @@ def _job_dict(job) -> dict:
 
 
 def _job_line(job) -> str:
-    from .client import state_name
+    from sonicvision.server.service.wire import state_name
 
     progress = f"{job.stage} {job.done}/{job.total}" if job.stage else ""
     return (
@@ -169,7 +169,7 @@ def _pass_name(value: int) -> str:
 
 
 def _show(job) -> None:
-    from .client import state_name
+    from sonicvision.server.service.wire import state_name
 
     print(_job_line(job))
     if job.queue_position:
@@ -188,7 +188,7 @@ def _show(job) -> None:
 
 
 def cmd_jobs(args) -> int:
-    from .client import SonicVisionClient
+    from sonicvision.server.service.client import SonicVisionClient
 
     if args.action != "list" and not args.job_id:
         raise ConfigError(f"'jobs {args.action}' needs a job id", field="job_id")
@@ -224,16 +224,3 @@ def cmd_jobs(args) -> int:
             print(f"timeline {report['timeline']}")
             print(f"  {len(report['audio'])} audio files" + (" (on the server)" * args.paths))
         return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m sonicvision.server.service.cli serve|jobs ...`` before the CLI wires them."""
-    from sonicvision import cli
-
-    cli.COMMANDS.setdefault("serve", (cmd_serve, serve_options, SERVE_HELP))
-    cli.COMMANDS.setdefault("jobs", (cmd_jobs, jobs_options, JOBS_HELP))
-    return cli.main(argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,24 +1,19 @@
-"""What sounds: a text for each detected event (the paper's VLM stage, sec. 3.3).
+"""The embedded describer: a text for each detected event, with no model.
 
-The embedded describer has no model. It takes, in order: the editor's SFX marker that sits on
-the event (the editor already said what it is; a marker names the one event nearest it), the
-clip's name when it names a sound source ("door", "glass", ...), else a cue chosen from the
-motion the detector saw. Each event says which of these its text came from, so the editor
-knows what to check.
+It takes, in order: the editor's SFX marker that sits on the event (the editor already said
+what it is; a marker names the one event nearest it), the clip's name when it names a sound
+source ("door", "glass", ...), else a cue chosen from the motion the detector saw. Each event
+says which of these its text came from, so the editor knows what to check.
 """
 
 from __future__ import annotations
 
 import re
-from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-import numpy as np
+from sonicvision.events import Prompt
 
-from sonicvision.events import Prompt, Shot
-
-from .detect.base import EventInterval
+from .base import Describer, Description
 
 # Cues for motion kinds the detector reports, worded so generators match them.
 MOTION_CUES = {
@@ -32,34 +27,6 @@ MOTION_CUES = {
     "pass": "whoosh pass by",
     "continuous": "movement, cloth rustle",
 }
-
-
-@dataclass(frozen=True)
-class Description:
-    text: str
-    source: str  # "marker", "clip name", "motion cue", "vlm", "vlm-fallback"
-    marker: Prompt | None = None  # the prompt that gave the text, so it is not rendered twice
-
-
-class Describer(ABC):
-    """Names the sound of each event found in a shot."""
-
-    name: str = "describer"
-
-    def prefetch(self, shots: Sequence[Shot]) -> None:
-        """Optional hook: see every shot with events before ``describe``, to batch model work."""
-        return None
-
-    @abstractmethod
-    def describe(
-        self,
-        shot: Shot,
-        events: Sequence[EventInterval],
-        event_seconds: Sequence[float],
-        prompts: Sequence[Prompt],
-        frames: np.ndarray | None = None,
-    ) -> list[Description]:
-        """One description per event; ``event_seconds`` are their onsets in timeline seconds."""
 
 
 def _words(text: str) -> list[str]:
@@ -119,7 +86,7 @@ class EmbeddedDescriber(Describer):
 
 
 def _default_vocabulary() -> set[str]:
-    from .generate.procedural import PRESETS
+    from ..generate.procedural import PRESETS
 
     vocab: set[str] = set()
     for preset in PRESETS.values():

@@ -1,0 +1,88 @@
+"""Everything a run can be told, and the only home of its defaults.
+
+The CLI's argparse defaults, the gRPC/HTTP mapping (``service/wire.py``) and the server's
+stored ``JobSpec`` all derive from :class:`FoleyOptions`, so a default is written once. The
+marker rule's own defaults live with it (``adapters/markers.py``) and are read from there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from sonicvision.adapters.markers import MarkerRule
+
+
+@dataclass(frozen=True)
+class Mastering:
+    """Loudness target per clip and the ceiling nothing may cross."""
+
+    target_lufs: float = -20.0
+    ceiling_dbfs: float = -1.0
+    fade_in_s: float = 0.01
+    fade_out_s: float = 0.08
+
+
+@dataclass
+class FoleyOptions:
+    """What the CLI, the server and the host scripts can ask of a pass."""
+
+    detector: str = "motion"
+    describer: str = "none"
+    generator: str = "procedural"
+    seed: int = 0
+    marker_rule: MarkerRule = field(default_factory=MarkerRule)
+    media_roots: list[Path] = field(default_factory=list)
+    path_maps: list[str] = field(default_factory=list)
+    allow_missing: bool = False
+    rate: str | None = None
+    audio_dir: Path | None = None
+    analysis_width: int = 256  # px; the decoder scales every frame to this width
+    cue_markers: bool = True
+    mastering: Mastering = field(default_factory=Mastering)
+
+    def to_dict(self) -> dict:
+        """Plain JSON data (what a stored job keeps); ``audio_dir`` is the caller's, not kept."""
+        rule = self.marker_rule
+        return {
+            "detector": self.detector,
+            "describer": self.describer,
+            "generator": self.generator,
+            "seed": self.seed,
+            "marker_prefix": rule.prefix,
+            "marker_colors": sorted(rule.colors),
+            "marker_seconds": rule.default_seconds,
+            "media_roots": [str(r) for r in self.media_roots],
+            "path_maps": list(self.path_maps),
+            "allow_missing": self.allow_missing,
+            "rate": self.rate or "",
+            "analysis_width": self.analysis_width,
+            "cue_markers": self.cue_markers,
+            "target_lufs": self.mastering.target_lufs,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FoleyOptions:
+        """The inverse of :meth:`to_dict`; missing keys take the defaults, unknown ones are
+        ignored (a newer server's extra keys)."""
+        base = cls()
+        simple = {f.name for f in fields(cls)} & set(data) - {"media_roots", "rate"}
+        rule = base.marker_rule
+        return replace(
+            base,
+            **{k: data[k] for k in simple},
+            media_roots=[Path(r) for r in data.get("media_roots", ())],
+            rate=data.get("rate") or None,
+            marker_rule=MarkerRule(
+                prefix=data.get("marker_prefix", rule.prefix),
+                colors=frozenset(c.upper() for c in data.get("marker_colors", rule.colors)),
+                default_seconds=data.get("marker_seconds", rule.default_seconds),
+            ),
+            mastering=replace(
+                base.mastering,
+                target_lufs=data.get("target_lufs", base.mastering.target_lufs),
+            ),
+        )
+
+
+DEFAULTS = FoleyOptions()

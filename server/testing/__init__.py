@@ -1,0 +1,1 @@
+"""Builders for tests and benchmarks only: tiny models from configs, nothing the product imports."""
