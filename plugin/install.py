@@ -17,6 +17,7 @@ import sysconfig
 from collections.abc import Mapping
 from pathlib import Path
 
+from sonicvision import files
 from sonicvision.errors import SonicVisionError
 
 INSTALL_HELP = "install the DaVinci Resolve script or the Premiere Pro panel for this user"
@@ -67,10 +68,7 @@ def _manifest(folder: Path) -> dict:
 
 
 def _write(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.sonicvision-tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
+    files.write_bytes(target, data)
 
 
 def _copy_set(sources: list[tuple[Path, str]], folder: Path, extra: dict) -> list[Path]:

@@ -13,7 +13,6 @@ import logging
 import math
 import os
 import re
-import tempfile
 from fractions import Fraction
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from scipy.signal import resample_poly
 
 from sonicvision.errors import RenderError
 from sonicvision.events import SoundClip, SoundEvent
+from sonicvision.files import link_new, temp_beside
 
 from .generate.base import RenderedSound
 from .options import DEFAULTS, Mastering
@@ -131,17 +131,16 @@ def write_wav(audio: np.ndarray, folder: Path, name: str) -> Path:
     while target.exists():
         n += 1
         target = folder / f"{stem}_v{n}{suffix}"
-    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".wav.part", dir=folder)
-    os.close(fd)
+    tmp = temp_beside(target)
     try:
         sf.write(tmp, np.clip(audio, -1.0, 1.0), PROJECT_RATE, subtype="PCM_24", format="WAV")
-        os.link(tmp, target)
+        link_new(tmp, target)
     except FileExistsError:
         return write_wav(audio, folder, name)  # lost a race for the name: take the next one
     except OSError as exc:
         raise RenderError(f"cannot write audio: {exc}", path=target) from exc
     finally:
-        os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
     return target
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from sonicvision import files
 from sonicvision.errors import ConfigError, RenderError
 from sonicvision.server.generate import library
 from sonicvision.server.generate.base import SoundRequest
@@ -147,23 +148,24 @@ def test_index_is_written_atomically(root, monkeypatch, caplog):
         replaced.append((Path(src), Path(dst)))
         real_replace(src, dst)
 
-    monkeypatch.setattr(library.os, "replace", spy)
+    monkeypatch.setattr(files.os, "replace", spy)
     LibraryGenerator(root)
     [(src, dst)] = replaced
     assert dst == root / INDEX_NAME and src.parent == dst.parent and src != dst
-    assert not src.exists() and not list(root.glob("*.tmp"))
+    assert not src.exists() and not list(root.glob("*.part"))
     before = (root / INDEX_NAME).read_bytes()
 
-    def half_written(data, f, **kwargs):
-        f.write('{"version": 1, "entr')
+    def half_written(self, text, encoding=None):
+        with open(self, "w", encoding=encoding) as f:
+            f.write(text[:20])
         raise OSError("disk full")
 
-    monkeypatch.setattr(library.json, "dump", half_written)
+    monkeypatch.setattr(files.Path, "write_text", half_written)
     write(root, "Metal/METLImpt_Pipe Hit_SV_01.wav", 16_000, burst(16_000, 0.2))
     with caplog.at_level(logging.WARNING, logger=library.__name__):
         gen = LibraryGenerator(root)  # still usable from memory
     assert (root / INDEX_NAME).read_bytes() == before  # the old index is intact
-    assert not list(root.glob("*.tmp"))
+    assert not list(root.glob("*.part"))
     assert any("disk full" in r.getMessage() for r in caplog.records)
     assert gen.render(req("pipe hit")).source.startswith("Metal/")
 

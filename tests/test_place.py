@@ -3,6 +3,7 @@ overwritten."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -60,3 +61,12 @@ def test_wav_files_are_48k_24bit_and_never_overwritten(tmp_path: Path):
     assert (info.samplerate, info.subtype, info.channels) == (48_000, "PCM_24", 2)
     assert abs(sf.read(str(first))[0][0, 0] - 0.25) < 1e-5
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_wav_files_are_made_with_the_users_umask(tmp_path: Path):
+    previous = os.umask(0o022)
+    try:
+        path = write_wav(np.zeros((480, 2), np.float32), tmp_path, "S001_01-00-00-00_tick.wav")
+    finally:
+        os.umask(previous)
+    assert path.stat().st_mode & 0o777 == 0o644  # readable by the team and the server's clients

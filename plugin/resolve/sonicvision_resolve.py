@@ -130,10 +130,9 @@ class Settings:
 
     def save(self, path: Path | None = None) -> Path:
         path = path or settings_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
-        os.replace(tmp, path)
+        from sonicvision import files
+
+        files.write_json(path, asdict(self), indent=2)
         return path
 
 

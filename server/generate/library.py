@@ -13,7 +13,6 @@ import logging
 import math
 import os
 import re
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 import soundfile as sf
 from scipy import signal
 
+from sonicvision import files
 from sonicvision.errors import ConfigError, RenderError
 
 from .base import Generator, RenderedSound, SoundRequest
@@ -110,21 +110,6 @@ def default_index_path(root: Path, cache_dir: Path | None = None) -> Path:
         base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sonicvision"
     digest = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:16]
     return base / f"library-index-{digest}.json"
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write to a temporary file beside ``path`` and rename it over: readers never see half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=0, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class LibraryGenerator(Generator):
@@ -229,7 +214,7 @@ class LibraryGenerator(Generator):
     def _save_index(self, entries: dict[str, dict]) -> None:
         data = {"version": INDEX_VERSION, "root": str(self.root), "entries": entries}
         try:
-            write_json_atomic(self.index_path, data)
+            files.write_json(self.index_path, data, indent=0, sort_keys=True)
         except OSError as exc:  # the index still works from memory
             logger.warning("Could not write the library index %s: %s", self.index_path, exc)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -26,6 +25,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torchvision.models.video.resnet import BasicBlock, Conv2Plus1D
 
+from sonicvision import files
 from sonicvision.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -190,16 +190,13 @@ def save_checkpoint(
     folder.mkdir(parents=True, exist_ok=True)
     config = {"format": FORMAT, **asdict(model.config)}
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tmp = folder / f".{WEIGHTS_NAME}.partial"
-    save_file(state, str(tmp), metadata={"format": FORMAT, **(metadata or {})})
-    os.replace(tmp, folder / WEIGHTS_NAME)
+    with files.replacing(folder / WEIGHTS_NAME) as tmp:
+        save_file(state, str(tmp), metadata={"format": FORMAT, **(metadata or {})})
     write_json(folder / CONFIG_NAME, config)
 
 
 def write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    files.write_text(path, json.dumps(data, indent=2) + "\n")
 
 
 def read_config(folder: Path) -> DetectorConfig:

@@ -20,7 +20,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ import torch.nn.functional as F
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+from sonicvision import files
 from sonicvision.adapters.media import VIDEO_SUFFIXES
 from sonicvision.errors import ConfigError, MediaError, SonicVisionError
 
@@ -251,13 +251,11 @@ def read_clip_frames(video: Path, size: int, cache: Path | None) -> tuple[np.nda
     key = f"{video.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{size}"
     path = cache / f"{video.stem}-{hashlib.sha1(key.encode()).hexdigest()[:12]}.npy"
     if not path.is_file():
-        cache.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.partial.npy")
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
-        _decode(video, info.frame_count, size, out)
-        out.flush()
-        del out
-        os.replace(tmp, path)
+        with files.replacing(path, ".partial.npy") as tmp:
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+            _decode(video, info.frame_count, size, out)
+            out.flush()
+            del out
     return np.load(path, mmap_mode="r"), info.rate
 
 
@@ -408,9 +406,8 @@ def save_training(
     marks = {"epoch": str(state["epoch"]), "step": str(state["step"])}
     save_checkpoint(model, folder, metadata=marks)
     tensors, meta = _optimizer_parts(optimizer)
-    tmp = folder / f".{OPTIMIZER_NAME}.partial"
-    save_file(tensors, str(tmp), metadata=marks)
-    os.replace(tmp, folder / OPTIMIZER_NAME)
+    with files.replacing(folder / OPTIMIZER_NAME) as tmp:
+        save_file(tensors, str(tmp), metadata=marks)
     write_json(folder / STATE_NAME, {**state, "optimizer": meta})
 
 
