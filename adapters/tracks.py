@@ -6,6 +6,8 @@ timeline's timecode; the available range is the whole frames the file holds, and
 sample count sits in the reference's metadata.
 Sounds that overlap go to a second (third, ...) track of the same kind, as a sound editor
 would lay them out. Our data sits under ``metadata["sonicvision"]``; nothing else is touched.
+``our_tracks`` and ``cue_markers`` read it back: the pipeline, ``eval`` and the Resolve script
+all read our results through them.
 """
 
 from __future__ import annotations
@@ -149,6 +151,78 @@ def add_sound_tracks(
     meta.update({"version": 1, "clips": len(clips)})
     result.metadata[NAMESPACE] = meta
     return result
+
+
+@dataclass(frozen=True)
+class OurClip:
+    """One sound we placed: its file, where it plays, and the event it renders."""
+
+    name: str
+    path: Path
+    record_range: TimeRange
+    source_range: TimeRange
+    channels: int
+    event: dict
+
+
+@dataclass(frozen=True)
+class OurTrack:
+    name: str
+    kind: str  # "onscreen" | "offscreen"
+    lane: int
+    clips: tuple[OurClip, ...]
+
+
+@dataclass(frozen=True)
+class Cue:
+    """A cue marker: ours (``meta`` holds what we wrote), or the editor's ``SV CUE:`` marker."""
+
+    marker: otio.schema.Marker
+    text: str
+    meta: dict | None
+
+
+def our_tracks(timeline: otio.schema.Timeline) -> list[OurTrack]:
+    """The tracks SonicVision added, with their clips in order."""
+    found = []
+    for track in timeline.tracks:
+        meta = track.metadata.get(NAMESPACE) if ours(track) else None
+        if meta is None:
+            continue
+        clips = []
+        for clip in track.find_clips():
+            ref = clip.media_reference
+            url = getattr(ref, "target_url", None)
+            if not url:
+                raise ValueError(f"result clip {clip.name!r} has no file")
+            clips.append(
+                OurClip(
+                    name=clip.name,
+                    path=Path(otio.url_utils.filepath_from_url(url)),
+                    record_range=clip.range_in_parent(),
+                    source_range=clip.source_range or clip.available_range(),
+                    channels=int(ref.metadata.get(NAMESPACE, {}).get("channels", 2)),
+                    event=dict(clip.metadata.get(NAMESPACE, {}).get("event", {})),
+                )
+            )
+        found.append(
+            OurTrack(track.name, str(meta.get("kind", "")), int(meta.get("lane", 0)), tuple(clips))
+        )
+    return found
+
+
+def cue_markers(timeline: otio.schema.Timeline) -> list[Cue]:
+    """Every cue marker on the timeline: ours, and markers the editor named ``SV CUE: ...``."""
+    cues = []
+    for marker in timeline.tracks.markers:
+        meta = marker.metadata.get(NAMESPACE, {}).get("cue") if ours(marker) else None
+        name = marker.name
+        named = name.upper().startswith(CUE_PREFIX)
+        if meta is None and not named:
+            continue
+        text = name[len(CUE_PREFIX) :].strip() if named else name.strip()
+        cues.append(Cue(marker, text, dict(meta) if meta is not None else None))
+    return cues
 
 
 def timeline_rate(timeline: otio.schema.Timeline) -> float:

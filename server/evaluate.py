@@ -15,7 +15,7 @@ import numpy as np
 import opentimelineio as otio
 import soundfile as sf
 
-from sonicvision.adapters.tracks import NAMESPACE
+from sonicvision.adapters.tracks import our_tracks
 from sonicvision.errors import ConfigError
 
 from .metrics import TimingReport, evaluate_track
@@ -51,15 +51,14 @@ def mix_track(timeline: otio.schema.Timeline, kind: str = "onscreen") -> tuple[n
     """Mono mix of our clips of one kind at their record positions; and the timeline length."""
     duration = timeline.duration().to_seconds()
     mix = np.zeros(int(np.ceil(duration * PROJECT_RATE)) + 1, dtype=np.float32)
-    for track in timeline.tracks:
-        if track.metadata.get(NAMESPACE, {}).get("kind") != kind:
+    for track in our_tracks(timeline):
+        if track.kind != kind:
             continue
-        for clip in track.find_clips():
-            path = otio.url_utils.filepath_from_url(clip.media_reference.target_url)
-            audio, rate = sf.read(path, dtype="float32", always_2d=True)
+        for clip in track.clips:
+            audio, rate = sf.read(str(clip.path), dtype="float32", always_2d=True)
             if rate != PROJECT_RATE:
-                raise ConfigError("clip is not at 48 kHz", path=path)
-            start = round(clip.range_in_parent().start_time.to_seconds() * PROJECT_RATE)
+                raise ConfigError("clip is not at 48 kHz", path=clip.path)
+            start = round(clip.record_range.start_time.to_seconds() * PROJECT_RATE)
             mono = audio.mean(axis=1)[: max(0, len(mix) - start)]
             mix[start : start + len(mono)] += mono
     return mix, duration

@@ -23,10 +23,9 @@ from sonicvision.adapters.io import check_output_path, read_timeline, write_time
 from sonicvision.adapters.markers import MarkerRule, read_prompts
 from sonicvision.adapters.media import MediaResolver
 from sonicvision.adapters.tracks import (
-    CUE_PREFIX,
-    NAMESPACE,
     CueMarker,
     add_sound_tracks,
+    cue_markers,
     strip_ours,
     timeline_rate,
 )
@@ -241,17 +240,8 @@ def cues_from_markers(timeline: otio.schema.Timeline, rule: MarkerRule) -> Analy
     """The events as the editor left them: cue markers (edited) and SFX prompt markers."""
     result = Analysis()
     rate = timeline_rate(timeline)
-    for n, marker in enumerate(timeline.tracks.markers):
-        meta = (
-            marker.metadata.get(NAMESPACE, {}).get("cue") if NAMESPACE in marker.metadata else None
-        )
-        is_cue = meta is not None or marker.name.upper().startswith(CUE_PREFIX)
-        if not is_cue:
-            continue
-        name = marker.name
-        text = (
-            name[len(CUE_PREFIX) :].strip() if name.upper().startswith(CUE_PREFIX) else name.strip()
-        )
+    for n, cue in enumerate(cue_markers(timeline)):
+        marker, text = cue.marker, cue.text
         if not text:
             at = timecode(marker.marked_range.start_time, timeline)
             result.notes.append(f"cue marker at {at} has no text: skipped")
@@ -262,7 +252,7 @@ def cues_from_markers(timeline: otio.schema.Timeline, rule: MarkerRule) -> Analy
             if span.duration.value > 0
             else RationalTime(1, span.duration.rate or rate)
         )
-        meta = dict(meta or {})
+        meta = cue.meta or {}
         result.events.append(
             SoundEvent(
                 text=text,

@@ -27,7 +27,6 @@ from typing import Any
 
 BIN_NAME = "SonicVision"
 CUSTOM_DATA_PREFIX = "sonicvision:"
-NAMESPACE = "sonicvision"  # metadata key of everything SonicVision adds (adapters/tracks.py)
 PASSES = ("foley", "analyze", "render")
 SETTINGS_ENV = "SONICVISION_RESOLVE_SETTINGS"
 AUDIO = 2  # AppendToTimeline mediaType: 1 video only, 2 audio only
@@ -204,46 +203,39 @@ class Plan:
 
 def plan_from_timeline(timeline: Any, fps: Fraction) -> Plan:
     """Our new tracks and cue markers in a result timeline, in whole frames at ``fps``."""
-    import opentimelineio as otio
+    from sonicvision.adapters.tracks import cue_markers, our_tracks
 
-    from sonicvision.adapters.media import url_to_path
-
+    try:
+        found = our_tracks(timeline)  # the editor's own tracks come back unchanged: not ours
+    except ValueError as exc:
+        raise PluginError(f"The result cannot be imported: {exc}.") from None
     tracks = []
-    for track in timeline.audio_tracks():
-        if NAMESPACE not in track.metadata:
-            continue  # the editor's own track, exported and returned unchanged
-        clips, channels = [], set()
-        for clip in track.find_clips():
-            ref = clip.media_reference
-            if not isinstance(ref, otio.schema.ExternalReference):
-                raise PluginError(f"Result clip {clip.name!r} has no file to import.")
-            source = clip.source_range or clip.available_range()
-            clips.append(
-                ClipPlan(
-                    path=Path(url_to_path(ref.target_url)),
-                    record=to_frames(clip.range_in_parent().start_time, fps),
-                    source_in=to_frames(source.start_time, fps),
-                    duration=max(1, to_frames(source.duration, fps)),
-                )
+    for track in found:
+        clips = [
+            ClipPlan(
+                path=clip.path,
+                record=to_frames(clip.record_range.start_time, fps),
+                source_in=to_frames(clip.source_range.start_time, fps),
+                duration=max(1, to_frames(clip.source_range.duration, fps)),
             )
-            channels.add(int(ref.metadata.get(NAMESPACE, {}).get("channels", 2)))
+            for clip in track.clips
+        ]
         if clips:
-            subtype = "mono" if channels == {1} else "stereo"
+            subtype = "mono" if {c.channels for c in track.clips} == {1} else "stereo"
             tracks.append(TrackPlan(track.name, subtype, tuple(clips)))
     markers = []
-    for marker in timeline.tracks.markers:
-        ours = marker.metadata.get(NAMESPACE) if NAMESPACE in marker.metadata else None
-        cue = ours.get("cue") if ours is not None else None
-        if cue is None:
+    for cue in cue_markers(timeline):
+        if cue.meta is None:
             continue  # the editor's marker: already on the timeline
+        marker = cue.marker
         frame = to_frames(marker.marked_range.start_time, fps)
-        cue_id = str(cue.get("cue_id") or f"f{frame}")
+        cue_id = str(cue.meta.get("cue_id") or f"f{frame}")
         markers.append(
             MarkerPlan(
                 frame=frame,
                 color=MARKER_COLORS.get(str(marker.color).upper(), "Cyan"),
                 name=marker.name,
-                note=marker.comment or str(cue.get("text", "")),
+                note=marker.comment or str(cue.meta.get("text", "")),
                 duration=max(1, to_frames(marker.marked_range.duration, fps)),
                 custom_data=CUSTOM_DATA_PREFIX + cue_id,
             )
