@@ -15,8 +15,8 @@ from sonicvision.server.generate.procedural import (
     Preset,
     ProceduralGenerator,
     match_preset,
-    tokenize,
 )
+from sonicvision.server.vocabulary import tokenize
 
 GEN = ProceduralGenerator()
 

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy import signal
 
 from sonicvision.errors import ConfigError, RenderError
 
+from ..audio import resample
+from ..vocabulary import tokenize
 from .base import Generator, RenderedSound, SoundRequest
-from .procedural import tokenize
 
 logger = logging.getLogger(__name__)
 
@@ -349,15 +349,6 @@ def find_onset(audio: np.ndarray, threshold_db: float = ONSET_DB) -> int:
     if peak <= 0:
         return 0
     return int(np.argmax(level >= peak * 10.0 ** (threshold_db / 20.0)))
-
-
-def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-    """Polyphase resampling; the length becomes ceil(frames * sr_out / sr_in)."""
-    if sr_in == sr_out:
-        return np.asarray(audio, dtype=np.float32)
-    g = math.gcd(sr_in, sr_out)
-    out = signal.resample_poly(audio, sr_out // g, sr_in // g, axis=0)
-    return out.astype(np.float32)
 
 
 def loop_to_length(audio: np.ndarray, n: int, crossfade: int) -> np.ndarray:
