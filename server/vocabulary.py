@@ -131,7 +131,7 @@ FAMILY_KEYWORDS: dict[str, dict[str, float]] = {
     "impact_wood": keywords(
         """wood wooden plank knock:1.1 clack table:0.8 desk:0.8 crate:0.8 stick:0.8
         chair:0.6 box:0.6 shelf:0.6 bat:0.6 log:0.6 board:0.6 block:0.6 cabinet:0.7
-        drawer:0.7 hammer:0.4 cutting:0.3""",
+        drawer:0.7 hammer:0.4 cutting:0.3 door:0.45""",
         HIT_WORDS,
     ),
     "impact_metal": keywords(
@@ -195,7 +195,7 @@ FAMILY_KEYWORDS: dict[str, dict[str, float]] = {
     "room_tone": keywords(
         """ambience:1.5 ambient:1.5 atmosphere:1.5 room:1.2 tone background silence
         hvac presence quiet:0.8 interior:0.8 office:0.8 hall:0.6 city:0.6 exterior:0.6
-        night:0.5 air:0.4 hum:0.3"""
+        night:0.5 air:0.4 hum:0.3 traffic:1.2 street:0.6"""
     ),
     "paper": keywords(
         """paper:1.5 newspaper:1.5 page:1.2 crumple:1.2 crinkle envelope wrapper
@@ -209,5 +209,36 @@ FAMILY_KEYWORDS: dict[str, dict[str, float]] = {
     "scrape": keywords(
         """scrape:1.5 slide:1.2 drag:1.2 friction:1.2 scratch screech grind rub skid
         squeal:0.8 shove:0.6 push:0.5"""
+    ),
+    # Toward the paper's CondPromptBank categories (Table 1): weapons, fire and explosions,
+    # nature and weather, impacts and crashes, vehicles, bells, emergency, animals, human.
+    "gunshot": keywords(
+        """gunshot:1.5 gun:1.5 gunfire:1.5 pistol:1.2 rifle:1.2 shotgun:1.5 revolver:1.2
+        handgun:1.2 firearm:1.2 gunfight:1.5 bullet:0.8 weapon:0.8 ricochet:0.6 fire:0.3"""
+    ),
+    "explosion": keywords(
+        """explosion:1.5 explode:1.5 kaboom:1.5 blast:1.2 bomb:1.2 grenade:1.2
+        detonation:1.2 detonate:1.2 dynamite:1.2 boom:1.0 firework:0.8"""
+    ),
+    "thunder": keywords("""thunder:1.5 thunderclap:1.5 thunderbolt:1.5 lightning:1.2 rumble:0.8"""),
+    "crash": keywords(
+        """crash:1.5 wreck:1.5 crunch:1.2 accident:1.2 pileup:1.2 collision:1.2
+        smashup:1.2 demolish:0.8 destroy:0.8"""
+    ),
+    "horn": keywords("""horn:1.5 honk:1.5 foghorn:1.5 hooter:1.2 klaxon:1.2 toot:1.0"""),
+    "bell": keywords(
+        """bell:1.5 doorbell:1.5 toll:1.2 chime:1.0 dong:1.0 ring:0.8 church:0.8 ding:0.6"""
+    ),
+    "siren": keywords(
+        """siren:1.5 alarm:1.6 beep:1.2 buzzer:1.2 ambulance:0.8 police:0.6 emergency:0.6
+        wail:0.6 yelp:0.6"""
+    ),
+    "dog_bark": keywords("""dog:1.5 bark:1.5 woof:1.5 puppy:1.2 yap:1.2 hound:1.0 growl:0.6"""),
+    "bird": keywords(
+        """bird:1.5 chirp:1.5 tweet:1.5 birdsong:1.5 songbird:1.5 chirrup:1.5 sparrow:1.2
+        warble:1.2 robin:1.0 seagull:1.0 gull:1.0"""
+    ),
+    "clap": keywords(
+        """clap:1.5 applause:1.5 applaud:1.5 handclap:1.5 ovation:1.0 cheer:0.6 hand:0.5"""
     ),
 }

@@ -1,8 +1,8 @@
 """Procedural Foley: small parametric synthesis presets chosen by the words of the prompt.
 
 ``generator`` renders; ``presets`` is the registry and the matching; the family modules
-(``impacts``, ``footsteps``, ``gestures``, ``props``, ``textures``) synthesise, built from
-``dsp``'s helpers and the types in ``synth``.
+(``impacts``, ``footsteps``, ``gestures``, ``props``, ``textures``, ``blasts``, ``signals``,
+``creatures``) synthesise, built from ``dsp``'s helpers and the types in ``synth``.
 """
 
 from .generator import ProceduralGenerator

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -16,6 +17,8 @@ from scipy import fft as sfft
 from scipy import signal
 
 from .synth import RenderFn, Synth
+
+SPEED_OF_SOUND = 343.0  # m/s
 
 
 @lru_cache(maxsize=512)
@@ -192,6 +195,24 @@ def scatter(ctx: Synth, one: RenderFn, rate_hz: float, spread: float = 0.4) -> n
     return y
 
 
+def series(
+    ctx: Synth, one: RenderFn, count: int, interval_s: float, spread: float = 0.15
+) -> np.ndarray:
+    """``count`` repeats of a one-shot, the first and loudest at sample 0, about ``interval_s``
+    apart: a knock-knock-knock, a burst of shots, a double honk asked for as one instant."""
+    parts = []
+    t = 0.0
+    for k in range(count):
+        sub = dataclasses.replace(ctx, continuous=False, var=ctx.var.nudged(ctx.rng), n=0)
+        gain = 1.0 if k == 0 else ctx.rng.uniform(0.75, 0.95)
+        parts.append((int(t * ctx.sr), one(sub), gain))
+        t += ctx.var.timing * interval_s * ctx.rng.uniform(1 - spread, 1 + spread)
+    y = np.zeros(max(at + len(x) for at, x, _ in parts))
+    for at, x, gain in parts:
+        add(y, x, at, gain)
+    return y
+
+
 def shape_texture(ctx: Synth, y: np.ndarray, crest: float | None = 4.0) -> np.ndarray:
     """A sustained texture asked for as a one-shot: immediate start, decaying last third.
 
@@ -210,3 +231,47 @@ def shape_texture(ctx: Synth, y: np.ndarray, crest: float | None = 4.0) -> np.nd
     ramp = min(n, ctx.samples(0.003))
     env[:ramp] *= np.linspace(0.3, 1.0, ramp)
     return y * env
+
+
+@dataclass(frozen=True)
+class PassBy:
+    """A source going by on a straight line, closest at the middle of ``n`` samples.
+
+    Its level follows the distance (1/r) and its pitch the rate the distance changes (Doppler):
+    it approaches louder and higher, is loudest at the centre, and recedes lower and fainter.
+    The speed is chosen so that the ends of the event are ``edge_ratio`` times farther than the
+    closest point, so any length holds a whole approach and recede.
+    """
+
+    sr: int
+    n: int
+    closest_m: float
+    speed_mps: float
+
+    @classmethod
+    def spanning(
+        cls, ctx: Synth, n: int, closest_m: float, edge_ratio: float = 4.0, max_speed: float = 60.0
+    ) -> PassBy:
+        half_s = max(n / 2 / ctx.sr, 1e-3)
+        return cls(ctx.sr, n, closest_m, min(max_speed, edge_ratio * closest_m / half_s))
+
+    def distance(self, t_s: np.ndarray) -> np.ndarray:
+        return np.hypot(self.closest_m, self.speed_mps * (t_s - self.n / 2 / self.sr))
+
+    @property
+    def lead(self) -> int:
+        """Samples of source needed before the listener's first sample (the longest delay)."""
+        far = float(self.distance(np.zeros(1))[0]) - self.closest_m
+        return int(math.ceil(far / SPEED_OF_SOUND * self.sr)) + 1
+
+    def proximity(self, source_t_s: np.ndarray) -> np.ndarray:
+        """1 at the closest point, falling towards 0 far away; ``source_t_s`` in source time."""
+        return self.closest_m / self.distance(source_t_s - self.lead / self.sr)
+
+    def render(self, source: np.ndarray) -> np.ndarray:
+        """Hear ``source`` (``n + lead`` samples, emitted as it moves) from the listener."""
+        t = np.arange(self.n) / self.sr
+        r = self.distance(t)
+        delay = (r - self.closest_m) / SPEED_OF_SOUND * self.sr
+        heard = np.interp(np.arange(self.n) + self.lead - delay, np.arange(len(source)), source)
+        return heard * (self.closest_m / r)

@@ -65,7 +65,8 @@ class ProceduralGenerator(Generator):
             raise ConfigError("The procedural generator needs at least one preset.")
 
     def render(self, request: SoundRequest) -> RenderedSound:
-        preset, score = match_preset(request.text, request.continuous, self.presets)
+        wants_span = request.continuous and not request.one_shot
+        preset, score = match_preset(request.text, wants_span, self.presets)
         if score == 0:
             logger.info("No preset matches %r; using %s.", request.text, preset.name)
         return self.render_preset(preset, request, score=score)
@@ -73,7 +74,11 @@ class ProceduralGenerator(Generator):
     def render_preset(
         self, preset: Preset | str, request: SoundRequest, *, score: float | None = None
     ) -> RenderedSound:
-        """Render a named preset whatever the text matches (the text still picks variants)."""
+        """Render a named preset whatever the text matches (the text still picks variants).
+
+        A one-shot request takes the family's own mode: one sound for an event, a span of
+        ``duration_s`` for a texture.
+        """
         # 1. Check inputs
         if isinstance(preset, str):
             if preset not in self.presets:
@@ -83,8 +88,9 @@ class ProceduralGenerator(Generator):
         sr = int(request.sample_rate)
         if not 8_000 <= sr <= 384_000:
             raise RenderError(f"Sample rate {sr} Hz is out of range.", field="sample_rate")
+        continuous = preset.continuous_default if request.one_shot else request.continuous
         dur = float(request.duration_s)
-        if not math.isfinite(dur) or dur < 0 or (request.continuous and dur <= 0):
+        if not math.isfinite(dur) or dur < 0 or (continuous and dur <= 0):
             raise RenderError(
                 f"Cannot render {dur} s of {request.text!r}: the duration must be positive.",
                 field="duration_s",
@@ -97,7 +103,7 @@ class ProceduralGenerator(Generator):
         n = int(round(dur * sr))
         words = frozenset(tokenize(request.text))
         raw = frozenset(re.findall(r"[a-z]+", request.text.lower()))
-        ctx = Synth(sr, n, request.continuous, rng, var, words, raw)
+        ctx = Synth(sr, n, continuous, rng, var, words, raw, one_shot=request.one_shot)
 
         # 3. Synthesise
         y = np.asarray(preset.render(ctx), dtype=np.float64)
@@ -105,7 +111,7 @@ class ProceduralGenerator(Generator):
             raise RenderError(f"Preset {preset.name!r} produced unusable audio.", field="preset")
 
         # 4. Fit the length: exact for textures, natural decay for one-shots
-        if request.continuous:
+        if continuous:
             y = np.pad(y[:n], (0, max(0, n - len(y))))
             # A short fade in keeps the start where the motion starts; the end can linger.
             fade_in = _fade(n, int(min(FADE_IN_S, dur / 6) * sr))
@@ -132,9 +138,12 @@ class ProceduralGenerator(Generator):
             sample_rate=sr,
             onset_s=pre / sr,
             source=f"procedural:{preset.name}",
+            matched=bool(score is None or score > 0),
+            used=preset.name,
             metadata={
                 "preset": preset.name,
                 "matched": bool(score is None or score > 0),
+                "continuous": continuous,
                 "score": float(score) if score is not None else None,
                 "seed": int(request.seed),
                 "peak_s": peak_s,

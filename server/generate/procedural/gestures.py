@@ -1,10 +1,11 @@
-"""Gestures: whoosh, cloth, paper and scrape, the sounds of movement rather than contact."""
+"""Gestures: whoosh, cloth, paper, scrape and hand claps, the sounds people make moving."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from .dsp import (
+    PassBy,
     add,
     band,
     bp,
@@ -12,6 +13,8 @@ from .dsp import (
     grains,
     lp,
     pulse_train,
+    scatter,
+    series,
     shape_texture,
     smooth,
     spectral_noise,
@@ -41,12 +44,26 @@ def _pass(ctx: Synth, n: int, start: float = 0.3) -> np.ndarray:
     return y * env
 
 
+def _fly_by(ctx: Synth, n: int) -> np.ndarray:
+    """Something going past the camera: air that brightens as it nears and dulls as it
+    leaves, heard through a pass-by (approach, loudest at the centre, recede)."""
+    sharp = ctx.has("swish", "sword", "whip", "swipe", "blade", "cane")
+    top = (3500.0 if sharp else 2200.0) * ctx.var.bright
+    path = PassBy.spanning(ctx, n, closest_m=0.6 * ctx.size, edge_ratio=4.0)
+
+    def gains(times: np.ndarray, freqs: np.ndarray) -> np.ndarray:
+        near = path.proximity(times)
+        return band(freqs, 500.0 + (top - 500.0) * near, 1.1 - 0.4 * near)
+
+    return path.render(np.tanh(spectral_noise(ctx, n + path.lead, gains) / 3.0))
+
+
 def whoosh(ctx: Synth) -> np.ndarray:
     sharp = ctx.has("swish", "sword", "whip", "swipe", "blade", "cane")
     if not ctx.continuous:
         return _pass(ctx, ctx.length(0.5, 0.15, 0.6 if sharp else 1.5))
-    if ctx.n <= ctx.samples(4.0):  # a pass-by: one sweep across the whole event
-        return _pass(ctx, ctx.n, start=0.5)
+    if ctx.n <= ctx.samples(4.0) or ctx.passing:  # one pass across the whole event
+        return _fly_by(ctx, ctx.n)
     y = np.zeros(ctx.n)
     t = 0.0
     while t < ctx.n / ctx.sr:
@@ -117,3 +134,25 @@ def scrape(ctx: Synth) -> np.ndarray:
     if ctx.continuous:
         return y * (0.6 + 0.4 * smooth(ctx, n, 0.5))
     return shape_texture(ctx, y)
+
+
+def _clap(ctx: Synth) -> np.ndarray:
+    """Two palms meeting: a short crack of air through the cupped hands' resonance."""
+    v = ctx.var
+    f = ctx.rng.uniform(900.0, 1500.0) * v.pitch
+    y = burst(ctx, 0.009 * v.decay, f * 0.6, f * 2.2 * v.bright)
+    add(y, burst(ctx, 0.0015, 2000.0, 9000.0 * v.bright), 0, 0.5)
+    return y
+
+
+def clap(ctx: Synth) -> np.ndarray:
+    if ctx.continuous:  # applause: many hands, or one pair clapping along
+        if ctx.has("applause", "applaud", "crowd", "audience", "ovation"):
+            y = np.zeros(ctx.n)
+            for _ in range(12):
+                add(y, scatter(ctx, _clap, ctx.rng.uniform(3.0, 6.0), spread=0.3), 0, 0.3)
+            return y
+        return scatter(ctx, _clap, 2.5, spread=0.1)
+    if ctx.one_shot and ctx.repeated:
+        return series(ctx, _clap, 3, 0.4, spread=0.05)
+    return _clap(ctx)

@@ -11,10 +11,13 @@ from collections.abc import Mapping
 
 from sonicvision.server.vocabulary import FAMILY_KEYWORDS, weighted_words
 
+from .blasts import explosion, gunshot, thunder
+from .creatures import bird, dog_bark
 from .footsteps import footsteps
-from .gestures import cloth, paper, scrape, whoosh
-from .impacts import impact_glass, impact_metal, impact_soft, impact_wood
+from .gestures import clap, cloth, paper, scrape, whoosh
+from .impacts import crash, impact_glass, impact_metal, impact_soft, impact_wood
 from .props import bounce, door, water
+from .signals import bell, horn, siren
 from .synth import Preset
 from .textures import engine, fire, rain, room_tone, wind
 
@@ -144,6 +147,77 @@ def _make_presets() -> dict[str, Preset]:
             False,
             scrape,
             description="friction: stick-slip judder and hiss, optionally a screech",
+        ),
+        Preset(
+            "gunshot",
+            FAMILY_KEYWORDS["gunshot"],
+            False,
+            gunshot,
+            description="a gunshot: muzzle crack, low blast, the space's answer; or gunfire",
+        ),
+        Preset(
+            "explosion",
+            FAMILY_KEYWORDS["explosion"],
+            False,
+            explosion,
+            description="an explosion: crack, huge low thump, rolling rumble, falling debris",
+        ),
+        Preset(
+            "thunder",
+            FAMILY_KEYWORDS["thunder"],
+            False,
+            thunder,
+            description="thunder: a crack when close, then rolls of low rumble",
+        ),
+        Preset(
+            "crash",
+            FAMILY_KEYWORDS["crash"],
+            False,
+            crash,
+            description="a crash: heavy thud, crumpling metal, breaking glass, debris",
+        ),
+        Preset(
+            "horn",
+            FAMILY_KEYWORDS["horn"],
+            False,
+            horn,
+            description="a car, truck or bicycle horn: two reed tones a third apart",
+        ),
+        Preset(
+            "bell",
+            FAMILY_KEYWORDS["bell"],
+            False,
+            bell,
+            description="a bell: church bell, hand bell, doorbell ding-dong or bicycle bell",
+        ),
+        Preset(
+            "siren",
+            FAMILY_KEYWORDS["siren"],
+            False,
+            siren,
+            level_db=-3.0,
+            description="a siren's wail or yelp (or one going by), an alarm's beeps",
+        ),
+        Preset(
+            "dog_bark",
+            FAMILY_KEYWORDS["dog_bark"],
+            False,
+            dog_bark,
+            description="a dog's bark (small, medium or big), or barking",
+        ),
+        Preset(
+            "bird",
+            FAMILY_KEYWORDS["bird"],
+            False,
+            bird,
+            description="a bird's phrase of chirps, or birdsong",
+        ),
+        Preset(
+            "clap",
+            FAMILY_KEYWORDS["clap"],
+            False,
+            clap,
+            description="a hand clap, clapping, or applause",
         ),
     ]
     return {p.name: p for p in presets}

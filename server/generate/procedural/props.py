@@ -59,7 +59,8 @@ def _creak_sound(ctx: Synth, n: int) -> np.ndarray:
 
 
 def door(ctx: Synth) -> np.ndarray:
-    if ctx.continuous:
+    slam = ctx.has("slam", "shut", "bang")
+    if ctx.continuous and not slam:
         y = np.zeros(ctx.n)
         t = 0.0
         while t < ctx.n / ctx.sr:
@@ -67,7 +68,7 @@ def door(ctx: Synth) -> np.ndarray:
             add(y, _creak_sound(ctx, m) * np.hanning(m), int(t * ctx.sr), 1.0)
             t += m / ctx.sr + ctx.rng.uniform(0.1, 0.6)
         return y
-    if ctx.has("creak", "squeak", "open", "hinge", "slow"):
+    if not slam and ctx.has("creak", "squeak", "open", "hinge", "slow"):
         m = ctx.length(0.9, 0.4, 2.0)
         creak = _creak_sound(ctx, m)
         fade = min(m, ctx.samples(0.04))
@@ -143,7 +144,9 @@ def bounce(ctx: Synth) -> np.ndarray:
             add(y, hit(sub), int(t * ctx.sr), ctx.rng.uniform(0.85, 1.0))
             t += dt0 * v.timing * ctx.rng.uniform(0.97, 1.03)
         return y
-    restitution = 0.76 * v.decay
+    if not (ctx.one_shot and ctx.has("bounce")):
+        return hit(ctx)  # one landing in the picture is one hit; each bounce is its own event
+    restitution = 0.76 * v.decay  # an instant marked "ball bouncing": it bounces to rest
     y = np.zeros(ctx.samples(MAX_TAIL_S))
     t, dt, gain = 0.0, dt0 * v.timing, 1.0
     while t < MAX_TAIL_S - 0.2 and gain > 0.03 and dt > 0.02:

@@ -56,6 +56,7 @@ class Synth:
     var: Variation = field(default_factory=Variation)
     words: frozenset[str] = frozenset()
     raw: frozenset[str] = frozenset()  # the prompt's words as written, lower-cased
+    one_shot: bool = False  # an instant the editor marked: the words may ask for a short series
 
     def has(self, *words: str) -> bool:
         return any(normalize_word(w) in self.words for w in words)
@@ -77,6 +78,11 @@ class Synth:
             w in REPEAT_WORDS or (w.endswith(("ing", "s")) and stem(w) in HIT_VERBS)
             for w in self.raw
         )
+
+    @property
+    def passing(self) -> bool:
+        """The prompt describes something going by ("pass by", "drives past", "flyby")."""
+        return self.has("pass", "past", "passby", "flyby", "overtake")
 
     @property
     def size(self) -> float:

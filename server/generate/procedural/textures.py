@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .dsp import (
+    PassBy,
     add,
     band,
     bp,
@@ -96,8 +97,8 @@ def rain(ctx: Synth) -> np.ndarray:
     return shape_texture(ctx, y)
 
 
-def engine(ctx: Synth) -> np.ndarray:
-    n = _texture_length(ctx)
+def _engine_tone(ctx: Synth, n: int) -> np.ndarray:
+    """``n`` samples of a running engine (or an electric motor): harmonics of the firing rate."""
     v = ctx.var
     motor = ctx.has("motor", "electric", "fan", "drill", "whine", "buzz", "servo", "blender")
     f0 = (110.0 if motor else 32.0 / ctx.size) * v.pitch
@@ -120,7 +121,22 @@ def engine(ctx: Synth) -> np.ndarray:
     else:
         firing = (0.5 + 0.5 * np.cos(phase)) ** 4
         y += 0.8 * unit(lp(ctx.rng.standard_normal(n), ctx.sr, 1500.0 * v.bright)) * firing
-    return shape_texture(ctx, lp(y, ctx.sr, 5000.0))
+    return lp(y, ctx.sr, 5000.0)
+
+
+def _drive_by(ctx: Synth) -> np.ndarray:
+    """A vehicle going past: the engine heard through a pass-by, duller while it is far."""
+    path = PassBy.spanning(ctx, ctx.n, closest_m=4.0 * ctx.size, edge_ratio=6.0)
+    source = _engine_tone(ctx, ctx.n + path.lead)
+    near = path.proximity(np.arange(len(source)) / ctx.sr)
+    source = near * source + (1.0 - near) * lp(source, ctx.sr, 700.0)  # air takes the highs
+    return path.render(source)
+
+
+def engine(ctx: Synth) -> np.ndarray:
+    if ctx.continuous and ctx.passing:
+        return _drive_by(ctx)
+    return shape_texture(ctx, _engine_tone(ctx, _texture_length(ctx)))
 
 
 def room_tone(ctx: Synth) -> np.ndarray:
