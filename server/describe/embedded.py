@@ -86,10 +86,10 @@ class EmbeddedDescriber(Describer):
 
 
 def _default_vocabulary() -> set[str]:
-    from ..generate.procedural import PRESETS
+    from ..vocabulary import FAMILY_KEYWORDS
 
     vocab: set[str] = set()
-    for preset in PRESETS.values():
-        for keyword in preset.keywords:
+    for keywords in FAMILY_KEYWORDS.values():
+        for keyword in keywords:
             vocab.update(_words(keyword))
     return vocab

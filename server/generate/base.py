@@ -15,7 +15,13 @@ import numpy as np
 
 @dataclass(frozen=True)
 class SoundRequest:
-    """What to render. ``activity`` is T_ct at ``activity_rate`` (optional; for time control)."""
+    """What to render. ``activity`` is T_ct at ``activity_rate`` (optional; for time control).
+
+    ``one_shot`` marks an instant the editor set (a zero-length or one-frame ``SFX:`` marker):
+    an event-like sound (door slam, gunshot, glass break) then renders as one sound with its
+    attack at ``onset_s``, at its natural length, whatever ``continuous`` says; a texture-like
+    one (rain, wind, room tone) fills ``duration_s`` as a continuous sound.
+    """
 
     text: str
     duration_s: float
@@ -24,17 +30,28 @@ class SoundRequest:
     sample_rate: int = 48_000
     activity: np.ndarray | None = None
     activity_rate: float = 0.0
+    one_shot: bool = False
 
 
 @dataclass
 class RenderedSound:
-    """Audio as float32 (samples, channels) in [-1, 1], with where its attack is."""
+    """Audio as float32 (samples, channels) in [-1, 1], with where its attack is.
+
+    ``matched`` is False when nothing the backend knows matched the request's words and a
+    fallback was used instead; ``used`` names what was used (a family, a file), so the editor
+    can be told "prompt 'X': no matching sound, used Y".
+    """
 
     audio: np.ndarray
     sample_rate: int
     onset_s: float  # the attack's position in ``audio``; 0 for sounds with no attack
     source: str  # preset name, library file, or model id: shown to the editor
     metadata: dict = field(default_factory=dict)
+    matched: bool = True
+    used: str = ""  # empty: ``source`` says it
+
+    def __post_init__(self) -> None:
+        self.used = self.used or self.source
 
 
 class Generator(ABC):

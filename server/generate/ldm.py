@@ -28,6 +28,7 @@ from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 
 from sonicvision.errors import ConfigError, RenderError
 
+from ..audio import resample
 from ..models.adapter import TimeControlAdapter, move
 from ..models.device import torch_device
 from ..models.loading import LDMComponents, load_adapter, load_ldm
@@ -37,7 +38,6 @@ from ..models.time_condition import (
     time_condition_mel,
 )
 from .base import Generator, RenderedSound, SoundRequest
-from .library import resample
 
 logger = logging.getLogger(__name__)
 

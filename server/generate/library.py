@@ -19,13 +19,13 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy import signal
 
 from sonicvision import files
 from sonicvision.errors import ConfigError, RenderError
 
+from ..audio import resample
+from ..vocabulary import tokenize
 from .base import Generator, RenderedSound, SoundRequest
-from .procedural import tokenize
 
 logger = logging.getLogger(__name__)
 
@@ -257,7 +257,7 @@ class LibraryGenerator(Generator):
         rel, score, ties = self.choose(request.text, request.seed)
         path = self.root / rel
         sr_out = int(request.sample_rate)
-        if request.continuous and not request.duration_s > 0:
+        if request.continuous and not request.one_shot and not request.duration_s > 0:
             raise RenderError(
                 f"Cannot loop {rel!r} to {request.duration_s} s.", path=path, field="duration_s"
             )
@@ -265,7 +265,7 @@ class LibraryGenerator(Generator):
         # 2. Read it as float32 stereo (enough of it: libraries hold hour-long ambiences)
         entry = self._entries[rel]
         sr_in = int(entry["samplerate"])
-        limit_s = (request.duration_s if request.continuous else MAX_ONE_SHOT_S) + 30.0
+        limit_s = (request.duration_s if request.continuous else 0.0) + MAX_ONE_SHOT_S + 30.0
         try:
             data, sr_in = sf.read(
                 str(path), frames=int(limit_s * sr_in), dtype="float32", always_2d=True
@@ -280,7 +280,10 @@ class LibraryGenerator(Generator):
         onset = find_onset(audio)
         start = max(0, onset - int(round(PRE_ROLL_S * sr_in)))
         audio = audio[start:]
-        if not request.continuous and len(audio) > MAX_ONE_SHOT_S * sr_in:
+        continuous = request.continuous
+        if request.one_shot:  # an instant: a recorded event plays whole, a texture fills the span
+            continuous = request.duration_s > 0 and is_sustained(audio[onset - start :], sr_in)
+        if not continuous and len(audio) > MAX_ONE_SHOT_S * sr_in:
             audio = audio[: int(MAX_ONE_SHOT_S * sr_in)]
             _fade_out(audio, int(FADE_OUT_S * sr_in))
 
@@ -288,7 +291,7 @@ class LibraryGenerator(Generator):
         audio = resample(audio, sr_in, sr_out)
 
         # 5. Fit the length: natural for one-shots, exact (looped or trimmed) when continuous
-        if request.continuous:
+        if continuous:
             n = int(round(request.duration_s * sr_out))
             audio = loop_to_length(audio, n, int(LOOP_CROSSFADE_S * sr_out))
             edge = min(int(EDGE_FADE_S * sr_out), n // 4)
@@ -306,6 +309,8 @@ class LibraryGenerator(Generator):
             sample_rate=sr_out,
             onset_s=onset_s,
             source=rel,
+            matched=True,
+            used=rel,
             metadata={
                 "file": rel,
                 "score": score,
@@ -313,6 +318,7 @@ class LibraryGenerator(Generator):
                 "file_onset_s": onset / sr_in,
                 "file_sample_rate": sr_in,
                 "matched": True,
+                "continuous": continuous,
             },
         )
 
@@ -336,13 +342,20 @@ def find_onset(audio: np.ndarray, threshold_db: float = ONSET_DB) -> int:
     return int(np.argmax(level >= peak * 10.0 ** (threshold_db / 20.0)))
 
 
-def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-    """Polyphase resampling; the length becomes ceil(frames * sr_out / sr_in)."""
-    if sr_in == sr_out:
-        return np.asarray(audio, dtype=np.float32)
-    g = math.gcd(sr_in, sr_out)
-    out = signal.resample_poly(audio, sr_out // g, sr_in // g, axis=0)
-    return out.astype(np.float32)
+def is_sustained(audio: np.ndarray, sr: int, window_s: float = 0.05) -> bool:
+    """Does the sound go on (rain, an engine, a room) rather than decay from an attack?
+
+    Sustained when the second half after the attack keeps within 10 dB of the first half
+    (mean of ``window_s`` RMS windows); a hit, a slam or a shot falls much further.
+    """
+    level = np.mean(np.asarray(audio, dtype=np.float64) ** 2, axis=1)
+    w = max(1, int(window_s * sr))
+    if len(level) < 4 * w:
+        return False
+    rms = np.sqrt(level[: len(level) // w * w].reshape(-1, w).mean(axis=1))
+    half = len(rms) // 2
+    first, last = float(np.mean(rms[:half])), float(np.mean(rms[half:]))
+    return first > 0 and last > first * 10 ** (-10 / 20)
 
 
 def loop_to_length(audio: np.ndarray, n: int, crossfade: int) -> np.ndarray:

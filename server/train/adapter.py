@@ -38,8 +38,8 @@ from safetensors.torch import load_file, save_file
 
 from sonicvision.errors import ConfigError
 
+from ..audio import resample
 from ..generate.base import SoundRequest
-from ..generate.library import resample
 from ..metrics import activity_from_audio, activity_from_intervals, activity_iou
 from ..models.adapter import TimeControlAdapter, move
 from ..models.device import torch_device
