@@ -40,6 +40,9 @@ class Detection:
     intervals: list[EventInterval]
     scores: np.ndarray | None = None  # per-frame evidence before thresholding
     notes: list[str] = field(default_factory=list)
+    # Candidates turned down, by reason ("face", "periodic", "transition", ...): the report
+    # says per shot what was not made into a cue and why.
+    rejected: dict[str, int] = field(default_factory=dict)
 
 
 class Detector(ABC):

@@ -5,9 +5,10 @@ No weights. Dense optical flow (OpenCV DIS, both directions between neighbouring
 at a frame and leaving it. A sound's attack is where something stops suddenly; a sustained
 sound is where something keeps moving.
 
-Per frame pair: the camera's motion is the median flow (over detailed areas), subtracted, so
-a smooth pan or tilt is not an event. A pixel's flow is trusted ("reliable") where the area
-has detail, the backward and forward flows agree, and the flow explains the picture; on a
+Per frame pair: the camera's motion is a similarity transform fitted by RANSAC to the flow
+(``camera.py``: pan, tilt, zoom, roll), subtracted, so a smooth camera move is not an event.
+A pixel's flow is trusted ("reliable") where the area has detail, the backward and forward
+flows agree, and the flow explains the picture; on a
 straight edge only the motion across it is used (the aperture problem). A pixel "moves" when
 its reliable speed exceeds ``move_speed``, or when it changed where the flow cannot follow.
 
@@ -52,7 +53,7 @@ import os
 import threading
 from collections import deque
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -64,6 +65,8 @@ from sonicvision.server.detect.base import (
     FrameStream,
     take_shot,
 )
+from sonicvision.server.detect.camera import camera_flow, camera_model, reversed_model
+from sonicvision.server.detect.reject import Faces, Run, judge_impacts, judge_runs
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +100,13 @@ class MotionConfig:
     min_continuous_s: float = 0.24
     max_gap_s: float = 0.12
     cut_unmatched: float = 0.5  # a pair where the flow matches fewer pixels than this is a cut
+    # What makes no sound (reject.py). Impacts below this confidence are not reported.
+    min_confidence: float = 0.0
+    periodic_reversals: int = 3  # a place that reverses this often in +-0.5 s flaps
+    passby_area: float = 0.008  # a pass-by is a large object: this much of the frame moving ...
+    passby_speed: float = 0.5  # ... crossing fast (widths/s): close to the camera
+    slide_coherence: float = 0.6  # a slide moves rigidly: |mean velocity| / mean speed
+    slide_area: float = 0.15  # more of the picture moving than this is background, not a slide
 
 
 class MotionDetector(Detector):
@@ -104,8 +114,18 @@ class MotionDetector(Detector):
 
     name = "motion"
 
-    def __init__(self, config: MotionConfig | None = None, threads: int | None = None) -> None:
-        self.config = config or MotionConfig()
+    def __init__(
+        self,
+        config: MotionConfig | None = None,
+        threads: int | None = None,
+        min_confidence: float | None = None,
+    ) -> None:
+        config = config or MotionConfig()
+        if min_confidence is not None:
+            if not 0.0 <= min_confidence <= 1.0:
+                raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
+            config = replace(config, min_confidence=min_confidence)
+        self.config = config
         self.threads = threads  # threads measuring frame pairs; None: one per core, up to 4
 
     def detect(self, frames: np.ndarray, rate: float) -> Detection:
@@ -137,19 +157,28 @@ class MotionDetector(Detector):
     ) -> _Incoming:
         """How the pixels of frame t arrived from t-1: velocity, reliability, moving mask."""
         cfg = self.config
-        camera = _camera(back, structure.textured)
+        model = camera_model(back, structure.textured)
+        camera = camera_flow(model, grid.x, grid.y)
         reliable, residual = grid.reliable(back, fwd, cur, prev, cfg.min_level * 1.5)
         reliable &= structure.textured
         vin = structure.measurable((camera - back) * grid.to_speed)
         speed = np.hypot(vin[..., 0], vin[..., 1])
-        changed, margin = grid.changed(cur, prev, camera, cfg.min_level)
+        changed, margin = grid.changed(cur, prev, model, camera, cfg.min_level)
         # Moving: measured by a reliable flow, or changed where the flow cannot follow (fast).
         fast = speed > grid.speed(cfg.move_speed, cfg.flow_noise_px)
         moving = (reliable & fast) | (changed & ~reliable)
         moving = cv2.morphologyEx(moving.view(np.uint8), cv2.MORPH_OPEN, _KERNEL).view(bool)
         unmatched = float(np.mean(residual > cfg.min_level * 1.5))
         return _Incoming(
-            -camera * grid.to_speed, vin, speed, reliable, moving, margin, unmatched, back, changed
+            -camera.mean(axis=(0, 1)) * grid.to_speed,
+            vin,
+            speed,
+            reliable,
+            moving,
+            margin,
+            unmatched,
+            back,
+            changed,
         )
 
     def _grid(self, w: int, h: int, rate: float) -> tuple[_Grid, tuple[int, int]]:
@@ -169,12 +198,13 @@ class MotionDetector(Detector):
         here: np.ndarray,
         structure: _Structure,
         nxt: np.ndarray,
-    ) -> tuple[float, float, _Halt | None]:
+    ) -> tuple[float, float, _Halt | None, tuple[float, float, float, float]]:
         """Does something stop at this frame? Velocity arriving (``inc``) against leaving.
 
         Returns the impact evidence (deceleration summed over the stopping pixels, per frame
-        area), the stopping pixels' mean deceleration (zeros when nothing stops), and, when
-        most of it halted rather than rebounded, what halted (see :meth:`_resumes`)."""
+        area), the stopping pixels' mean deceleration (zeros when nothing stops), when most
+        of it halted rather than rebounded, what halted (see :meth:`_resumes`), and where it
+        stopped: centre (fractions of the frame) and mean arrival velocity (widths/s)."""
         cfg = self.config
         impact_speed = grid.speed(cfg.impact_speed, cfg.impact_noise_px)
 
@@ -189,13 +219,16 @@ class MotionDetector(Detector):
         candidate = fast & grid.follow(before.moving, inc.back)
         least = cfg.impact_area * candidate.size
         if candidate.sum() < least:
-            return 0.0, 0.0, None
+            return 0.0, 0.0, None, _NOWHERE
 
         # 2. Velocity leaving each pixel of frame t, where it can be known.
-        camera = _camera(fwd, structure.textured)
+        model = camera_model(fwd, structure.textured)
+        camera = camera_flow(model, grid.x, grid.y)
         reliable, _ = grid.reliable(fwd, inc_next.back, here, nxt, cfg.min_level * 1.5)
         reliable &= structure.textured
-        changed, margin = grid.changed(here, nxt, -camera, cfg.min_level)
+        # (The picture is compared with the camera's motion reversed, as it always was: the
+        # frame-exact results on generated scenes were measured so.)
+        changed, margin = grid.changed(here, nxt, reversed_model(model), -camera, cfg.min_level)
         unchanged = ~changed
         unchanged[grid.edge(margin)] = False  # new content there: unknown, not unchanged
         vout = structure.measurable((fwd - camera) * grid.to_speed)
@@ -207,7 +240,7 @@ class MotionDetector(Detector):
         stop = candidate & (reliable | unchanged)
         stop &= (decel > impact_speed) & (decel > cfg.impact_fraction * sin)
         if stop.sum() < least:
-            return 0.0, 0.0, None
+            return 0.0, 0.0, None, _NOWHERE
 
         # 4. Judge each moving region as a whole (pieces of one object joined).
         count, labels = cv2.connectedComponents(
@@ -256,12 +289,19 @@ class MotionDetector(Detector):
         keep[0] = False  # the background
         pixels = int(n_stop[keep].sum())
         if pixels < cfg.impact_area * stop.size:
-            return 0.0, 0.0, None
+            return 0.0, 0.0, None, _NOWHERE
         total = float(s_stop[keep].sum())
         kept = keep[labels]
         held = halted & kept & at_rest[labels]
         halt = _Halt(held, vin, sin) if held.sum() > (rebound & kept).sum() else None
-        return total / stop.size, total / pixels, halt
+        ys, xs = np.nonzero(stop & kept)
+        where = (
+            float(xs.mean()) / grid.w,
+            float(ys.mean()) / grid.h,
+            float(vin[ys, xs, 0].mean()),
+            float(vin[ys, xs, 1].mean()),
+        )
+        return total / stop.size, total / pixels, halt, where
 
     def _resumes(self, halt: _Halt, later: _Incoming) -> bool:
         """Did what halted at frame t go on the same way at t + 2 (``later``: how frame t + 2
@@ -305,10 +345,12 @@ class MotionDetector(Detector):
         active = _close_gaps(active, max(1, int(round(cfg.max_gap_s * rate))))
         min_len = max(2, int(round(cfg.min_continuous_s * rate)))
 
+        strength = {t: float(1.0 - np.exp(-ev.impact_speed[t] / 1.5)) for t in impacts}
+        kept, rejected = judge_impacts(ev, impacts, strength, rate, cfg)
         intervals: list[EventInterval] = []
-        for t in impacts:
-            strength = float(1.0 - np.exp(-ev.impact_speed[t] / 1.5))
-            intervals.append(EventInterval(t, min(n, t + span), False, strength, "impact"))
+        for t in kept:
+            intervals.append(EventInterval(t, min(n, t + span), False, strength[t], "impact"))
+        runs: list[Run] = []
         for a, b in _runs(active):
             # Motion up to an impact (and through its span) is the impact's approach.
             ends = [t for t in impacts if a <= t < b + 1]
@@ -322,9 +364,13 @@ class MotionDetector(Detector):
                 ev.moving >= cfg.move_area, ev.at_edge / np.maximum(ev.moving, 1e-9), 0
             )
             edge = max(share[a : a + k].max(), share[max(a, b - k) : b].max())
-            label = "pass-by" if edge >= 0.2 else "slide"
-            strength = float(1.0 - np.exp(-np.mean(ev.speed[a:b]) / 0.5))
-            intervals.append(EventInterval(a, b, True, strength, label))
+            runs.append(Run(a, b, "pass-by" if edge >= 0.2 else "slide"))
+        good, rejected_runs = judge_runs(ev, runs, cfg)
+        rejected.update(rejected_runs)
+        for run in good:
+            a, b = run.start, run.end
+            level = float(1.0 - np.exp(-np.mean(ev.speed[a:b]) / 0.5))
+            intervals.append(EventInterval(a, b, True, level, run.label))
         intervals.sort(key=lambda iv: (iv.onset, iv.end))
 
         activity = np.zeros(n, dtype=bool)
@@ -332,7 +378,7 @@ class MotionDetector(Detector):
             activity[iv.onset : iv.end] = True
         scores = np.maximum(ev.impact / impact_floor, ev.moving / cfg.move_area).astype(np.float32)
         scores[cuts] = 0.0
-        return Detection(activity, intervals, scores, notes)
+        return Detection(activity, intervals, scores, notes, dict(sorted(rejected.items())))
 
 
 class MotionStream(FrameStream):
@@ -358,7 +404,8 @@ class MotionStream(FrameStream):
         self._shape: tuple[int, ...] | None = None
         self._grid: _Grid | None = None
         self._size = (0, 0)
-        self._prev: tuple[np.ndarray, _Structure] | None = None
+        self._prev: tuple[np.ndarray, _Structure, np.ndarray] | None = None
+        self._faces = Faces()
         self._measuring: deque[tuple[_Pair, Future[_Measured]]] = deque()
         self._recent: deque[_Row] = deque(maxlen=3)  # rows of frames t-2, t-1, t once folded
         self._prev_in: _Incoming | None = None
@@ -374,16 +421,18 @@ class MotionStream(FrameStream):
             self._grid, self._size = self.detector._grid(frame.shape[1], frame.shape[0], self.rate)
         elif frame.shape != self._shape:
             raise ValueError(f"frame of shape {frame.shape} in a stream of {self._shape}")
+        full = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         cur = _gray(frame, *self._size)
         cur_tex = _Structure.of(cur, self.detector.config.min_slope)
         row = _Row()
         self._rows.append(row)
         if self._prev is None:
-            self._prev = cur, cur_tex
+            self._prev = cur, cur_tex, full
             self._recent.append(row)
             return
-        pair = _Pair(row, *self._prev, cur, cur_tex)
-        self._prev = cur, cur_tex
+        prev, prev_tex, prev_full = self._prev
+        pair = _Pair(row, prev, prev_tex, prev_full, cur, cur_tex)
+        self._prev = cur, cur_tex, full
         if self.pool is None:
             self._fold(pair, self._measure(pair))
             return
@@ -417,6 +466,8 @@ class MotionStream(FrameStream):
         row.moving = float(inc.moving.mean())
         row.speed = float(inc.speed[inc.moving].mean()) if inc.moving.any() else 0.0
         row.at_edge = float(inc.moving[grid.band(inc.margin)].sum() / inc.moving.size)
+        row.level, row.dark = float(pair.cur.mean()), float(np.mean(pair.cur < _DARK))
+        row.coherence, row.cells = _coherence(inc), _cells(inc)
         self._recent.append(row)
         rows = self._recent
         uncut = max(r.unmatched for r in rows) < cfg.cut_unmatched  # frames t-2 .. t
@@ -429,7 +480,7 @@ class MotionStream(FrameStream):
         if self._before is not None and uncut:
             assert self._prev_in is not None
             judged = rows[-2]
-            judged.impact, judged.impact_speed, halt = det._impact(
+            judged.impact, judged.impact_speed, halt, where = det._impact(
                 grid,
                 self._before,
                 self._prev_in,
@@ -441,6 +492,9 @@ class MotionStream(FrameStream):
             )
             if halt is not None:
                 self._halt = judged, halt
+            if judged.impact > 0:
+                judged.stop_x, judged.stop_y, judged.stop_vx, judged.stop_vy = where
+                judged.face = self._faces.covers(pair.prev_full, where[0], where[1])
         self._before, self._prev_in = self._prev_in, inc
 
     def shot(self, first: int, count: int, before: int = 0, after: int = 0) -> Detection:
@@ -484,6 +538,10 @@ def _shared_pool(threads: int) -> ThreadPoolExecutor:
         return _POOLS[threads]
 
 
+_NOWHERE = (0.0, 0.0, 0.0, 0.0)
+_DARK = 20  # grey levels: near black (fades, irises)
+_CELLS = (8, 6)  # columns, rows of the coarse motion grid
+_NO_CELLS = np.zeros((_CELLS[1], _CELLS[0], 2), np.float32)
 _KERNEL = np.ones((3, 3), np.uint8)
 _REGION = np.ones((7, 7), np.uint8)  # joins the pieces of one moving object
 
@@ -496,6 +554,7 @@ class _Pair:
     row: _Row
     prev: np.ndarray
     prev_tex: _Structure
+    prev_full: np.ndarray  # frame t-1 grey at analysis size (faces are looked for there)
     cur: np.ndarray
     cur_tex: _Structure
 
@@ -527,6 +586,15 @@ class _Row:
     impact: float = 0.0  # deceleration summed over stopping pixels / frame area
     impact_speed: float = 0.0  # mean deceleration of the stopping pixels, widths/s
     resumed: bool = False  # what halted here moved on the same way two frames later
+    level: float = 0.0  # mean grey level
+    dark: float = 0.0  # share of near-black pixels
+    coherence: float = 0.0  # |mean velocity| / mean speed of the moving pixels (1: rigid)
+    cells: np.ndarray | None = None  # (6, 8, 2) mean velocity of the moving pixels per cell
+    stop_x: float = 0.0  # where the impact's pixels stopped (fractions of the frame) ...
+    stop_y: float = 0.0
+    stop_vx: float = 0.0  # ... and how they arrived, widths/s
+    stop_vy: float = 0.0
+    face: bool = False  # the stop is on a face
 
 
 @dataclass
@@ -540,6 +608,12 @@ class _Evidence:
     unmatched: np.ndarray
     impact: np.ndarray
     impact_speed: np.ndarray
+    level: np.ndarray
+    dark: np.ndarray
+    coherence: np.ndarray
+    stop: np.ndarray  # (T, 4): x, y, vx, vy
+    face: np.ndarray
+    cells: np.ndarray  # (T, 6, 8, 2)
 
     @classmethod
     def of(cls, rows: list[_Row]) -> _Evidence:
@@ -547,7 +621,11 @@ class _Evidence:
             return np.array([getattr(r, name) for r in rows], dtype=float)
 
         names = ("moving", "speed", "at_edge", "camera", "unmatched", "impact", "impact_speed")
-        return cls(*(column(n) for n in names))
+        names += ("level", "dark", "coherence")
+        stop = np.array([(r.stop_x, r.stop_y, r.stop_vx, r.stop_vy) for r in rows], dtype=float)
+        face = np.array([r.face for r in rows], dtype=float)
+        cells = np.stack([_NO_CELLS if r.cells is None else r.cells for r in rows])
+        return cls(*(column(n) for n in names), stop, face, cells)
 
     def clear(self, t: int) -> None:
         """Forget everything measured at frame ``t``."""
@@ -642,14 +720,19 @@ class _Grid:
         return ok, residual
 
     def changed(
-        self, here: np.ndarray, there: np.ndarray, shift: np.ndarray, level: float
+        self,
+        here: np.ndarray,
+        there: np.ndarray,
+        model: np.ndarray,
+        shift: np.ndarray,
+        level: float,
     ) -> tuple[np.ndarray, int]:
-        """Pixels that differ from ``there`` displaced by ``shift`` (the camera), and the margin
-        left out at the edges where the camera brings in new content."""
-        m = np.float32([[1, 0, shift[0]], [0, 1, shift[1]]])
+        """Pixels that differ from ``there`` seen through ``model`` (the camera; ``shift``: its
+        per-pixel flow), and the margin left out at the edges where the camera brings in new
+        content."""
         seen = cv2.warpAffine(
             there,
-            m,
+            model.astype(np.float32),
             (self.w, self.h),
             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
             borderMode=cv2.BORDER_REPLICATE,
@@ -657,7 +740,7 @@ class _Grid:
         diff = cv2.absdiff(here, seen)
         noise = float(np.median(diff[::2, ::2]))
         out = diff > max(level, 4.0 * noise + level / 2)
-        margin = int(np.ceil(np.abs(shift).max())) + 1
+        margin = int(np.ceil(float(np.abs(shift).max()))) + 1
         out[:margin] = out[-margin:] = False
         out[:, :margin] = out[:, -margin:] = False
         return out, margin
@@ -733,25 +816,24 @@ def _make_flow() -> cv2.DISOpticalFlow:
     return dis
 
 
-def _camera(flow: np.ndarray, textured: np.ndarray) -> np.ndarray:
-    """The camera's motion: the median flow where the picture has detail to follow (flat
-    areas take any flow), on every other pixel (the median is robust, not precise)."""
-    sub, tex = flow[::2, ::2], textured[::2, ::2]
-    if np.count_nonzero(tex) >= 0.05 * tex.size:
-        xs, ys = sub[..., 0][tex], sub[..., 1][tex]
-    else:
-        xs, ys = sub[..., 0].ravel(), sub[..., 1].ravel()
-    return np.array([_median(xs), _median(ys)], dtype=flow.dtype)
+def _coherence(inc: _Incoming) -> float:
+    """How rigidly the moving pixels move together: 1 when all go one way at one speed."""
+    if not inc.moving.any():
+        return 0.0
+    v = inc.velocity[inc.moving]
+    return float(np.hypot(*v.mean(axis=0)) / max(float(inc.speed[inc.moving].mean()), 1e-9))
 
 
-def _median(values: np.ndarray) -> np.floating:
-    """``np.median`` of a 1-D array, without its generality (a third of its time here)."""
-    n = values.size
-    k = n // 2
-    if n % 2:
-        return np.partition(values, k)[k]
-    low, high = np.partition(values, [k - 1, k])[k - 1 : k + 1]
-    return (low + high) / 2
+def _cells(inc: _Incoming) -> np.ndarray:
+    """Mean velocity of the moving pixels in each cell of a coarse grid (0 where none move):
+    enough to see a motion go back and forth, small enough to keep for every frame."""
+    m = inc.moving.astype(np.float32)
+    share = cv2.resize(m, _CELLS, interpolation=cv2.INTER_AREA)
+    out = np.zeros((_CELLS[1], _CELLS[0], 2), np.float32)
+    for k in range(2):
+        mean = cv2.resize(inc.velocity[..., k] * m, _CELLS, interpolation=cv2.INTER_AREA)
+        np.divide(mean, share, out=out[..., k], where=share > 0.02)
+    return out
 
 
 def _gray(frame: np.ndarray, w: int, h: int) -> np.ndarray:

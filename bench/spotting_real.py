@@ -1,0 +1,364 @@
+"""Spotting on real footage: the motion detector against hand-made labels and live action.
+
+Big Buck Bunny's first 300 s (``bench/labels/bbb_first_300s.contacts.json``, checked and
+extended from the shared label file; see bench/labels/README.md) gives:
+
+* **impact precision**: impact cues within 2 frames of a labelled visible contact or audible
+  visible action, over all impact cues;
+* **contact recall**: labelled visible contacts with an impact cue within 2 frames;
+* **median timing error** (frames) of the matched contacts;
+* **cues on silent motion**: impact cues within 2 frames of a labelled wing flap, face or
+  gesture, transition or credits (the aim is none).
+
+The live-action clips (``bikes.mp4``, ``carphone_pristine.mp4``, ``vtest.avi``,
+``phone_dog_vfr.mp4``; none has a labelled contact) give false impacts per minute and the share
+of each clip covered by continuous cues. Beside the detector as it is: random cues in the same
+shots (chance: as many per shot as the detector gives, 200 draws) and the detector as it was
+before issue 13 (``BEFORE``'s ``server/detect/motion.py``, loaded from git into a temporary
+module), and the speed: CPU seconds per footage second of decode + detection on the 720p file.
+
+Decoding and shot finding are the pipeline's own (``scan_clip``); a file the frame reader
+refuses (true VFR) is decoded frame by frame in order instead, at its average rate.
+
+    python bench/spotting_real.py [--media-dir DIR] [--range 170 182] [--only bbb|live]
+        [--no-before] [--cache DIR] [--min-confidence 0.5] [--pr]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import numpy as np
+from scenedetect import ContentDetector, FrameTimecode
+
+from sonicvision.errors import MediaError
+from sonicvision.server import frames
+from sonicvision.server.detect.base import Detection, Detector
+from sonicvision.server.detect.motion import MotionDetector
+from sonicvision.server.shots import scan_clip
+
+ROOT = Path(__file__).resolve().parents[1]
+MEDIA = Path("/work/shared/fixtures/media")
+LABELS = ROOT / "bench" / "labels" / "bbb_first_300s.contacts.json"
+BBB = "bbb_first_300s.mp4"
+LIVE = ("bikes.mp4", "carphone_pristine.mp4", "vtest.avi", "phone_dog_vfr.mp4")
+BEFORE = "dd3b955"  # the branch point of issue 13
+TOLERANCE = 2  # frames
+SILENT = ("flap", "face", "transition", "credits")
+
+
+@dataclass
+class Cue:
+    frame: int  # media frame
+    confidence: float
+    motion: str
+
+
+@dataclass
+class ShotResult:
+    first: int
+    count: int
+    impacts: list[Cue] = field(default_factory=list)
+    continuous: list[tuple[int, int, str]] = field(default_factory=list)
+    rejected: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class ClipResult:
+    name: str
+    rate: float
+    frames: int
+    shots: list[ShotResult]
+    cpu_s: float
+    wall_s: float
+    cached: bool = False
+
+
+def decoded(
+    path: Path, first: int, count: int | None, cache: Path | None
+) -> tuple[float, list[tuple[int, int, int, int]], Iterator[np.ndarray]]:
+    """(rate, shots as (first, count, before, after), frames) of ``path`` at analysis width."""
+    key = None
+    if cache is not None:
+        key = cache / f"{path.stem}_{first}_{count}.npz"
+        if key.exists():
+            data = np.load(key)
+            return float(data["rate"]), [tuple(s) for s in data["shots"]], iter(data["frames"])
+    try:
+        info = frames.probe(path)
+        if info.is_vfr:
+            raise MediaError("variable frame rate", path=path)
+        n = info.frame_count - first if count is None else count
+        held: list[np.ndarray] = []
+        shots = [
+            (s.first, s.count, s.before, s.after)
+            for s in scan_clip(path, first, n, info, on_frame=held.append)
+        ]
+        rate = float(info.rate_exact)
+        pictures = iter(held)
+    except MediaError as exc:
+        print(f"  {path.name}: the frame reader refuses it ({exc}); decoding in order")
+        rate, held = _decode_in_order(path, first, count)
+        shots = _cuts(held, rate, first)
+        pictures = iter(held)
+    if key is not None:
+        key.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(key, rate=rate, shots=np.array(shots), frames=np.stack(held))
+    return rate, shots, pictures
+
+
+def _decode_in_order(path: Path, first: int, count: int | None) -> tuple[float, list[np.ndarray]]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        rate = float(stream.average_rate or stream.guessed_rate)
+        w, h = frames.analysis_size(stream.width, stream.height, frames.ANALYSIS_WIDTH)
+        out = []
+        for i, frame in enumerate(container.decode(stream)):
+            if i >= first and (count is None or i < first + count):
+                out.append(frame.to_ndarray(width=w, height=h, format="bgr24"))
+    return rate, out
+
+
+def _cuts(held: list[np.ndarray], rate: float, first: int) -> list[tuple[int, int, int, int]]:
+    """Shots of frames decoded in order, found as ``scan_clip`` finds them."""
+    detector = ContentDetector(threshold=27.0, min_scene_len=max(2, round(0.3 * rate)))
+    starts = [first]
+    for i, picture in enumerate(held, first):
+        starts += [c.frame_num for c in detector.process_frame(FrameTimecode(i, rate), picture)]
+    starts += [
+        c.frame_num for c in detector.post_process(FrameTimecode(first + len(held) - 1, rate))
+    ]
+    starts = sorted({s for s in starts if first <= s < first + len(held)})
+    ends = starts[1:] + [first + len(held)]
+    return [(a, b - a, 0, 0) for a, b in zip(starts, ends, strict=True)]
+
+
+def analyse(
+    detector: Detector, path: Path, first: int, count: int | None, cache: Path | None
+) -> ClipResult:
+    """Decode (or read the cache) and detect shot by shot, as the pipeline does."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    cached = cache is not None and (cache / f"{path.stem}_{first}_{count}.npz").exists()
+    rate, shots, pictures = decoded(path, first, count, cache)
+    stream = detector.stream(rate)
+    results: list[ShotResult] = []
+    pushed = first
+    for s_first, s_count, before, after in shots:
+        while pushed < s_first + s_count + after:
+            stream.push(next(pictures))
+            pushed += 1
+        det: Detection = stream.shot(s_first - first, s_count, before, after)
+        res = ShotResult(s_first, s_count, rejected=dict(getattr(det, "rejected", {}) or {}))
+        for iv in det.intervals:
+            if iv.continuous:
+                res.continuous.append((s_first + iv.onset, s_first + iv.end, iv.motion))
+            else:
+                res.impacts.append(Cue(s_first + iv.onset, iv.strength, iv.motion))
+        results.append(res)
+    n = sum(s[1] for s in shots)
+    cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+    return ClipResult(path.name, rate, n, results, cpu, wall, cached)
+
+
+def load_labels(path: Path) -> tuple[list[int], list[int], dict[str, list[int]]]:
+    """(audible frames: contacts and audible actions, contact frames, silent frames by kind)."""
+    events = json.loads(path.read_text())["events"]
+    audible = [e["frame"] for e in events if e["class"] in ("VISIBLE_CONTACT", "VISIBLE_ACTION")]
+    contacts = [e["frame"] for e in events if e["class"] == "VISIBLE_CONTACT"]
+    silent: dict[str, list[int]] = {k: [] for k in SILENT}
+    for e in events:
+        if e["class"] == "SILENT_MOTION":
+            silent[e.get("kind", "flap")].append(e["frame"])
+    return sorted(audible), sorted(contacts), silent
+
+
+def _near(frames_: np.ndarray, targets: list[int]) -> np.ndarray:
+    """Distance (frames) from each of ``frames_`` to the nearest target."""
+    if not targets or not len(frames_):
+        return np.full(len(frames_), 10**9)
+    t = np.asarray(targets)
+    return np.abs(frames_[:, None] - t[None, :]).min(axis=1)
+
+
+def score(
+    cues: list[int], labels: tuple[list[int], list[int], dict[str, list[int]]]
+) -> dict[str, float]:
+    audible, contacts, silent = labels
+    c = np.asarray(sorted(cues))
+    hits = _near(c, audible) <= TOLERANCE
+    out = {"cues": float(len(c)), "precision": float(hits.mean()) if len(c) else float("nan")}
+    if contacts:
+        d = _near(np.asarray(contacts), list(c)) if len(c) else np.full(len(contacts), 10**9)
+        found = d <= TOLERANCE
+        out["recall"] = float(found.mean())
+        signed = []
+        for f in np.asarray(contacts)[found]:
+            k = int(np.argmin(np.abs(c - f)))
+            signed.append(int(c[k] - f))
+        out["median_error"] = float(np.median(np.abs(signed))) if signed else float("nan")
+    for kind, where in silent.items():
+        out[kind] = float((_near(c, where) <= TOLERANCE).sum()) if where else 0.0
+    return out
+
+
+def chance(clip: ClipResult, labels: tuple, draws: int = 200, seed: int = 13) -> dict[str, float]:
+    """Random impact cues: in each shot as many as the detector gave, uniformly placed."""
+    rng = np.random.default_rng(seed)
+    totals: dict[str, list[float]] = {}
+    for _ in range(draws):
+        cues = []
+        for s in clip.shots:
+            cues += list(rng.integers(s.first, s.first + s.count, size=len(s.impacts)))
+        for k, v in score(cues, labels).items():
+            totals.setdefault(k, []).append(v)
+    return {
+        k: float(np.nanmean(v)) if not np.all(np.isnan(v)) else float("nan")
+        for k, v in totals.items()
+    }
+
+
+def live_numbers(clip: ClipResult) -> dict[str, float]:
+    minutes = clip.frames / clip.rate / 60
+    covered = np.zeros(clip.frames + max((s.first for s in clip.shots), default=0) + 1, bool)
+    for s in clip.shots:
+        for a, b, _ in s.continuous:
+            covered[a:b] = True
+    n_imp = sum(len(s.impacts) for s in clip.shots)
+    return {
+        "impacts": float(n_imp),
+        "false_per_min": n_imp / minutes if minutes else 0.0,
+        "continuous_share": float(covered.sum()) / clip.frames if clip.frames else 0.0,
+    }
+
+
+def before_detector() -> Detector:
+    """The motion detector as it was at ``BEFORE``, from git, in a temporary module."""
+    source = subprocess.run(
+        ["git", "show", f"{BEFORE}:server/detect/motion.py"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    tmp = Path(tempfile.mkdtemp()) / "motion_before.py"
+    tmp.write_text(source)
+    spec = importlib.util.spec_from_file_location("motion_before", tmp)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["motion_before"] = module
+    spec.loader.exec_module(module)
+    return module.MotionDetector(threads=2)
+
+
+def with_threshold(clip: ClipResult, least: float) -> ClipResult:
+    shots = [
+        ShotResult(s.first, s.count, [c for c in s.impacts if c.confidence >= least], s.continuous)
+        for s in clip.shots
+    ]
+    return ClipResult(clip.name, clip.rate, clip.frames, shots, clip.cpu_s, clip.wall_s)
+
+
+def _fmt(v: float, digits: int = 2) -> str:
+    return "-" if v != v else f"{v:.{digits}f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--media-dir", type=Path, default=MEDIA)
+    ap.add_argument("--labels", type=Path, default=LABELS)
+    ap.add_argument("--range", nargs=2, type=float, metavar=("START_S", "END_S"))
+    ap.add_argument("--only", choices=("bbb", "live"))
+    ap.add_argument("--no-before", action="store_true", help="skip the detector before issue 13")
+    ap.add_argument("--cache", type=Path, help="keep decoded frames here between runs")
+    ap.add_argument("--min-confidence", type=float, default=None)
+    ap.add_argument("--pr", action="store_true", help="print the precision/recall curve")
+    ap.add_argument("--list", action="store_true", help="print every impact cue")
+    args = ap.parse_args()
+
+    detectors: dict[str, Detector] = {"after": MotionDetector(threads=2)}
+    if args.min_confidence is not None:
+        detectors["after"] = MotionDetector(threads=2, min_confidence=args.min_confidence)
+    if not args.no_before:
+        detectors["before"] = before_detector()
+    labels = load_labels(args.labels)
+
+    if args.only != "live":
+        path = args.media_dir / BBB
+        first, count = 0, None
+        if args.range:
+            first, count = int(args.range[0] * 24), int((args.range[1] - args.range[0]) * 24)
+            last = first + count
+            lab = (
+                [f for f in labels[0] if first <= f < last],
+                [f for f in labels[1] if first <= f < last],
+                {k: [f for f in v if first <= f < last] for k, v in labels[2].items()},
+            )
+        else:
+            lab = labels
+        rows = {}
+        for name, det in detectors.items():
+            clip = analyse(det, path, first, count, args.cache)
+            cues = [c.frame for s in clip.shots for c in s.impacts]
+            rows[name] = score(cues, lab)
+            if name == "after":
+                rows["chance"] = chance(clip, lab)
+                after_clip = clip
+                secs = clip.frames / clip.rate
+                print(
+                    f"{BBB}: {clip.frames} frames in {len(clip.shots)} shots; "
+                    f"{clip.cpu_s / secs:.3f} CPU s per footage s, "
+                    f"{secs / clip.wall_s:.1f}x real time (wall)"
+                    + (" (frames from the cache: detection only)" if clip.cached else "")
+                )
+            if args.list:
+                for s in clip.shots:
+                    for c in s.impacts:
+                        d_a = int(_near(np.array([c.frame]), lab[0])[0])
+                        print(f"  {name} cue {c.frame} conf {c.confidence:.2f} d_audible {d_a}")
+        keys = ["cues", "precision", "recall", "median_error", *SILENT]
+        print(f"{'':8}" + "".join(f"{k:>13}" for k in keys))
+        for name in ("before", "after", "chance"):
+            if name in rows:
+                print(
+                    f"{name:8}"
+                    + "".join(f"{_fmt(rows[name].get(k, float('nan'))):>13}" for k in keys)
+                )
+        rejected: dict[str, int] = {}
+        for s in after_clip.shots:
+            for k, v in s.rejected.items():
+                rejected[k] = rejected.get(k, 0) + v
+        print(f"rejected candidates (after): {dict(sorted(rejected.items()))}")
+        if args.pr:
+            print("min_confidence  cues  precision  recall")
+            for least in np.arange(0.0, 1.0, 0.05):
+                c = with_threshold(after_clip, float(least))
+                r = score([x.frame for s in c.shots for x in s.impacts], lab)
+                print(
+                    f"{least:14.2f} {int(r['cues']):5d} {_fmt(r['precision']):>10} "
+                    f"{_fmt(r.get('recall', float('nan'))):>7}"
+                )
+
+    if args.only != "bbb":
+        print(f"{'live action':24}{'':8}{'impacts':>9}{'false/min':>11}{'continuous':>12}")
+        for name in LIVE:
+            for dname, det in detectors.items():
+                clip = analyse(det, args.media_dir / name, 0, None, args.cache)
+                r = live_numbers(clip)
+                print(
+                    f"{name:24}{dname:8}{int(r['impacts']):9d}{r['false_per_min']:11.2f}"
+                    f"{100 * r['continuous_share']:11.0f}%"
+                )
+
+
+if __name__ == "__main__":
+    main()

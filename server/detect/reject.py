@@ -1,0 +1,191 @@
+"""Candidates that make no sound: the rules that turn motion evidence down, and why.
+
+The motion detector finds where something stops or keeps moving. Much of what stops or moves
+on screen is silent, and a sound editor deletes a track that puts a hit on every wing beat.
+Each rule here names what it rejects, so a shot's report can say how many candidates went
+and why (``Detection.rejected``):
+
+* ``transition``: the picture fades, dissolves or irises: its mean level or its share of
+  black changes steadily over the frames around the candidate.
+* ``face``: the stop is on a face (OpenCV's Haar cascades, frontal and profile, where the
+  installed OpenCV has them; 5.x does not): speech, expressions, nods.
+* ``periodic``: the same place moved back and forth at least three times within half a
+  second each side (a wing flap, waving, a pendulum). A contact reverses a motion once; a
+  ball bouncing on the floor reverses it at the floor only, and its flights are long.
+* ``low confidence``: below ``min_confidence``.
+
+Continuous candidates (runs of motion):
+
+* a **pass-by** is kept only for a large object (at least ``passby_area`` of the frame moving)
+  crossing fast (``passby_speed``: across the frame within two seconds): close to the camera.
+* a **slide** is kept only for one thing moving rigidly (``slide_coherence``), from rest to
+  rest inside the shot, over less than ``slide_area`` of the picture: sustained contact
+  motion. Walkers (their limbs go different ways), a talking head, a background seen through
+  a window and motion already going on when the shot starts are not slides.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+
+class RejectConfig(Protocol):
+    """The thresholds the rules read (``MotionConfig`` has them)."""
+
+    impact_speed: float
+    min_confidence: float
+    periodic_reversals: int
+    passby_area: float
+    passby_speed: float
+    slide_coherence: float
+    slide_area: float
+
+
+class Evidence(Protocol):
+    """Per-frame arrays of one shot (``motion._Evidence``)."""
+
+    moving: np.ndarray
+    speed: np.ndarray
+    level: np.ndarray
+    dark: np.ndarray
+    coherence: np.ndarray
+    stop: np.ndarray
+    face: np.ndarray
+    cells: np.ndarray
+
+
+@dataclass(frozen=True)
+class Run:
+    """A continuous candidate: frames ``[start, end)`` and what it looks like."""
+
+    start: int
+    end: int
+    label: str  # "slide" or "pass-by"
+
+
+class Faces:
+    """Finds faces in a grey picture; loaded once per stream, used at candidate frames only."""
+
+    def __init__(self) -> None:
+        # OpenCV 5 wheels no longer ship the Haar cascades (nor CascadeClassifier): without
+        # them this rule is off, and only the periodic and rigidity rules see faces.
+        self._cascades = []
+        root = getattr(getattr(cv2, "data", None), "haarcascades", "")
+        if hasattr(cv2, "CascadeClassifier"):
+            for name in ("haarcascade_frontalface_default.xml", "haarcascade_profileface.xml"):
+                cascade = cv2.CascadeClassifier(root + name)
+                if not cascade.empty():
+                    self._cascades.append(cascade)
+        if not self._cascades:
+            logger.debug("no Haar face cascades in this OpenCV: the face rule is off")
+
+    def boxes(self, gray: np.ndarray) -> list[tuple[int, int, int, int]]:
+        """Face boxes (x, y, w, h), widened to take in the chin, mouth and hands at the face."""
+        h, w = gray.shape
+        least = max(16, min(h, w) // 10)
+        out = []
+        for cascade in self._cascades:
+            for x, y, bw, bh in cascade.detectMultiScale(
+                gray, scaleFactor=1.15, minNeighbors=4, minSize=(least, least)
+            ):
+                out.append((int(x - bw // 4), int(y - bh // 4), int(bw * 1.5), int(bh * 1.75)))
+        return out
+
+    def covers(self, gray: np.ndarray, fx: float, fy: float) -> bool:
+        """Is the point (fractions of the frame) on a face?"""
+        if not self._cascades:
+            return False
+        h, w = gray.shape
+        px, py = fx * w, fy * h
+        return any(x <= px <= x + bw and y <= py <= y + bh for x, y, bw, bh in self.boxes(gray))
+
+
+def is_transition(ev: Evidence, t: int, reach: int = 3) -> bool:
+    """Does the picture fade, dissolve or iris around frame ``t``? Its mean level or black
+    share goes one way over most of the ``2 * reach`` steps around it, by a visible amount."""
+    lo, hi = max(0, t - reach), min(len(ev.level), t + reach + 1)
+    if hi - lo < 3:
+        return False
+    for values, least in ((ev.level, 12.0), (ev.dark, 0.04)):
+        steps = np.diff(values[lo:hi])
+        total = float(values[hi - 1] - values[lo])
+        steady = np.mean(np.sign(steps) == np.sign(total)) >= 0.65
+        if abs(total) >= least and steady:
+            return True
+    return False
+
+
+def is_periodic(ev: Evidence, t: int, rate: float, speed: float, least: int = 3) -> bool:
+    """Did the place of the stop at ``t`` move back and forth three times or more within half
+    a second each side (read along the stop's arrival direction, in the coarse grid)?"""
+    x, y, vx, vy = ev.stop[t]
+    norm = float(np.hypot(vx, vy))
+    if norm <= 0:
+        return False
+    rows, cols = ev.cells.shape[1:3]
+    r, c = min(rows - 1, int(y * rows)), min(cols - 1, int(x * cols))
+    near = ev.cells[:, max(0, r - 1) : r + 2, max(0, c - 1) : c + 2]
+    half = max(2, int(round(0.5 * rate)))
+    lo, hi = max(0, t - half), min(len(ev.cells), t + half + 1)
+    along = (near[lo:hi, ..., 0] * vx + near[lo:hi, ..., 1] * vy) / norm
+    # Each frame's strongest motion along that line, either way.
+    k = np.abs(along).reshape(hi - lo, -1).argmax(axis=1)
+    p = along.reshape(hi - lo, -1)[np.arange(hi - lo), k]
+    # Motion counts when it is comparable to the stop's own arrival (a flap beats at much the
+    # same speed both ways; the flow's jitter on a slow drift does not).
+    signs = np.sign(p[np.abs(p) > max(speed, 0.3 * norm)])
+    changes = int(np.count_nonzero(np.diff(signs)))
+    return changes >= least
+
+
+def judge_impacts(
+    ev: Evidence,
+    impacts: list[int],
+    strength: dict[int, float],
+    rate: float,
+    cfg: RejectConfig,
+) -> tuple[list[int], Counter[str]]:
+    """The impacts kept, and how many of the others each rule rejected."""
+    kept, rejected = [], Counter[str]()
+    for t in impacts:
+        if is_transition(ev, t):
+            rejected["transition"] += 1
+        elif ev.face[t] > 0:
+            rejected["face"] += 1
+        elif is_periodic(ev, t, rate, cfg.impact_speed, cfg.periodic_reversals):
+            rejected["periodic"] += 1
+        elif strength[t] < cfg.min_confidence:
+            rejected["low confidence"] += 1
+        else:
+            kept.append(t)
+    return kept, rejected
+
+
+def judge_runs(ev: Evidence, runs: list[Run], cfg: RejectConfig) -> tuple[list[Run], Counter[str]]:
+    """The continuous runs kept, and why the others were not (see the module's notes)."""
+    n = len(ev.moving)
+    kept, rejected = [], Counter[str]()
+    for run in runs:
+        moving = float(np.median(ev.moving[run.start : run.end]))
+        speed = float(np.median(ev.speed[run.start : run.end]))
+        if run.label == "pass-by":
+            if moving >= cfg.passby_area and speed >= cfg.passby_speed:
+                kept.append(run)
+            else:
+                rejected["small or slow pass-by"] += 1
+            continue
+        coherent = float(np.median(ev.coherence[run.start : run.end])) >= cfg.slide_coherence
+        inside = run.start > 1 and run.end < n - 1
+        if coherent and inside and moving < cfg.slide_area:
+            kept.append(run)
+        else:
+            rejected["not contact motion"] += 1
+    return kept, rejected
