@@ -73,7 +73,7 @@ def demo_clips(rate: Fraction, width: int = 480, height: int = 270) -> list[Demo
         ),
         DemoClip(
             "street_pass.mp4",
-            SceneSpec(width, height, rate, 72, objects=[ObjectSpec("pass", 14, 50)], seed=2),
+            SceneSpec(width, height, rate, 72, objects=[ObjectSpec("pass", 14, 40)], seed=2),
             source_in=4,
             frames=64,
         ),

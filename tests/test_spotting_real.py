@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from sonicvision.server.detect.motion import MotionConfig, MotionDetector
-from sonicvision.server.scenes import ObjectSpec, SceneSpec, render_frames
+from sonicvision.server.synthetic_scenes import ObjectSpec, SceneSpec, render_frames
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "media"
 if not MEDIA.exists():
