@@ -236,3 +236,28 @@ def test_missing_or_empty_library_is_a_config_error(tmp_path):
         LibraryGenerator(tmp_path / "empty")
     assert err.value.path == str(tmp_path / "empty")
     assert not list((tmp_path / "empty").iterdir())  # nothing written into it
+
+
+def test_a_render_names_the_file_it_used(root):
+    out = LibraryGenerator(root).render(req("wood slam", seed=1))
+    assert out.matched is True and out.used == out.source and out.used in SLAMS
+
+
+def test_a_one_shot_plays_a_recorded_event_whole_with_its_attack_on_the_onset(root):
+    sr = 48_000
+    write(root, "Weapons/GUNPis_Shot Single_SV_01.wav", sr, burst(sr, 0.6, lead=0.3, seed=8))
+    out = LibraryGenerator(root).render(
+        SoundRequest("gunshot single", 2.0, True, 0, sr, one_shot=True)
+    )
+    assert out.metadata["continuous"] is False
+    assert out.onset_s == pytest.approx(0.005, abs=0.001)
+    assert abs(energy_onset(out.audio, sr) - out.onset_s) < 0.002
+    assert len(out.audio) == pytest.approx((0.6 - 0.3 + 0.005) * sr, abs=2)  # not 2 s
+
+
+def test_a_one_shot_texture_fills_the_asked_span(root):
+    out = LibraryGenerator(root).render(
+        SoundRequest("heavy rain", 1.3, True, 0, 48_000, one_shot=True)
+    )
+    assert out.metadata["continuous"] is True
+    assert out.audio.shape == (62_400, 2) and out.onset_s == 0.0

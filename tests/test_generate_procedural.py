@@ -212,3 +212,140 @@ def test_bad_requests_raise():
     with pytest.raises(ConfigError, match="choose one of"):
         GEN.render_preset("theremin", request("rain"))
     assert GEN.render(request("door slam", seed=-5)).audio.size  # any integer seed works
+
+
+# ---- what the editor asked for (issue 15): the picture's count, one-shots, named families ----
+
+FRAME_S = 1 / 24
+
+
+def test_one_landing_is_one_hit():
+    """A detected landing is one event: one hit, not a ball bouncing to rest."""
+    for text in ("ball drop", "basketball bouncing", "tennis ball lands", "knocking on wood"):
+        for seed in range(3):
+            out = GEN.render(request(text, FRAME_S, seed=seed))
+            hits, _ = _bursts(out.audio, out.sample_rate)
+            assert hits == 1, (text, seed, hits)
+
+
+def test_a_marked_instant_may_ask_for_a_series():
+    """Only an instant the editor marked gets the series its words ask for."""
+    bouncing = GEN.render(SoundRequest("ball bouncing", 2.0, True, 1, one_shot=True))
+    knocking = GEN.render(SoundRequest("knocking on the door", 2.0, True, 1, one_shot=True))
+    assert _bursts(bouncing.audio, 48_000)[0] >= 4
+    assert _bursts(knocking.audio, 48_000)[0] == 3
+
+
+def _level_curve(audio: np.ndarray, sr: int, window_s: float = 0.02) -> np.ndarray:
+    mono = audio.astype(np.float64).mean(axis=1)
+    w = int(window_s * sr)
+    rms = np.sqrt(np.mean(mono[: len(mono) // w * w].reshape(-1, w) ** 2, axis=1))
+    return 20 * np.log10(rms / rms.max() + 1e-12)
+
+
+@pytest.mark.parametrize(
+    ("text", "duration"),
+    [("whoosh pass by", 2.0), ("whoosh pass by", 0.6), ("car passes by", 3.0),
+     ("truck driving past", 5.0), ("ambulance siren passing", 4.0)],
+)  # fmt: skip
+def test_a_pass_by_approaches_and_recedes(text, duration):
+    for seed in range(3):
+        out = GEN.render(request(text, duration, continuous=True, seed=seed))
+        db = _level_curve(out.audio, out.sample_rate)
+        tenth = len(db) // 10
+        assert 0.44 < np.argmax(db) / len(db) < 0.56, (seed, np.argmax(db) / len(db))
+        assert db[:tenth].mean() < -8 and db[-tenth:].mean() < -8, seed
+
+
+def _frequency(x: np.ndarray, sr: int) -> float:
+    """Mean frequency from upward zero crossings (a clean sine in, its pitch out)."""
+    ups = np.flatnonzero((x[:-1] < 0) & (x[1:] >= 0))
+    return (len(ups) - 1) / ((ups[-1] - ups[0]) / sr)
+
+
+def test_pass_by_is_higher_approaching_than_receding():
+    from sonicvision.server.generate.procedural.dsp import SPEED_OF_SOUND, PassBy
+
+    sr, n = 48_000, 96_000
+    path = PassBy(sr, n, closest_m=2.0, speed_mps=25.0)
+    tone = np.sin(2 * np.pi * 1000.0 * np.arange(n + path.lead) / sr)
+    heard = path.render(tone)
+    first, middle, last = (heard[a : a + sr // 10] for a in (0, n // 2 - sr // 20, n - sr // 10))
+    approaching, passing, receding = (_frequency(x, sr) for x in (first, middle, last))
+    c, v = SPEED_OF_SOUND, 25.0 * 24.0 / np.hypot(2.0, 24.0)  # radial speed 0.96 s from the centre
+    assert approaching == pytest.approx(1000.0 * c / (c - v), rel=0.01)
+    assert receding == pytest.approx(1000.0 * c / (c + v), rel=0.01)
+    assert passing == pytest.approx(1000.0, rel=0.01)
+
+
+@pytest.mark.parametrize("text", ["gunshot", "door slam", "glass break", "car crash", "explosion"])
+def test_a_one_shot_is_one_sound_with_its_attack_on_the_onset(text):
+    """A zero-length marker: one sound at its natural length, the attack on the onset sample,
+    even though the pipeline asks for a span (``--marker-seconds``) in case it is a texture."""
+    for seed in range(3):
+        out = GEN.render(SoundRequest(text, 2.0, True, seed, one_shot=True))
+        assert out.matched and out.metadata["continuous"] is False
+        assert abs(energy_onset(out.audio, 48_000) - out.onset_s) < 0.002
+        assert 0.004 <= out.onset_s <= 0.006
+        assert np.max(np.abs(out.audio[: round(out.onset_s * 48_000)])) == 0.0
+        if text != "explosion":  # its rumble rolls: several bursts, one sound
+            assert _bursts(out.audio, 48_000)[0] == 1, (text, seed)
+        assert len(out.audio) <= (MAX_TAIL_S + 0.01) * 48_000
+
+
+def test_a_one_shot_texture_fills_the_asked_span():
+    out = GEN.render(SoundRequest("rain on window", 2.0, True, 3, one_shot=True))
+    assert out.used == "rain" and out.metadata["continuous"] is True
+    assert out.audio.shape == (96_000, 2) and out.onset_s == 0.0
+
+
+def test_a_slam_over_a_span_is_a_slam_not_creaks():
+    slam = GEN.render(request("door slam", 2.0, continuous=True, seed=2))
+    db = _level_curve(slam.audio, 48_000)
+    assert np.argmax(db) < 5  # loudest in its first 0.1 s, then the slam's decay
+    assert db[len(db) // 2 :].max() < -40
+
+
+@pytest.mark.parametrize(
+    ("text", "family"),
+    [
+        ("gunshot", "gunshot"), ("distant gunshots", "gunshot"), ("machine gun fire", "gunshot"),
+        ("thunder", "thunder"), ("rolling thunder", "thunder"), ("horn honk", "horn"),
+        ("car horn", "horn"), ("explosion", "explosion"), ("bomb blast", "explosion"),
+        ("dog barking", "dog_bark"), ("distant dog barking", "dog_bark"),
+        ("church bell", "bell"), ("doorbell", "bell"), ("car crash", "crash"),
+        ("police siren", "siren"), ("fire alarm", "siren"), ("birds chirping", "bird"),
+        ("applause", "clap"), ("door knock", "impact_wood"), ("glass break", "impact_glass"),
+        ("door slam", "door"), ("wooden door", "door"), ("traffic", "room_tone"),
+    ],
+)  # fmt: skip
+def test_common_prompts_match_a_family(text, family):
+    for one_shot in (False, True):
+        out = GEN.render(SoundRequest(text, 2.0, True, 0, one_shot=one_shot))
+        assert out.matched is True and out.used == family, (text, one_shot, out.used)
+        assert out.source == f"procedural:{family}"
+
+
+def test_an_unmatched_prompt_says_so_and_names_what_was_used():
+    one = GEN.render(request("zzkrp blorf", FRAME_S))
+    span = GEN.render(request("zzkrp blorf", 2.0, continuous=True))
+    instant = GEN.render(SoundRequest("zzkrp blorf", 2.0, True, 0, one_shot=True))
+    assert (one.matched, one.used) == (False, "impact_soft")
+    assert (span.matched, span.used) == (False, "room_tone")
+    assert (instant.matched, instant.used) == (False, "impact_soft")
+    named = GEN.render_preset("rain", request("zzkrp blorf", 2.0, continuous=True))
+    assert (named.matched, named.used) == (True, "rain")  # asked for by name
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["distant gunshot", "silenced pistol shot", "thunder", "distant thunder", "thunder clap",
+     "church bell", "bicycle bell", "small dog bark", "big dog bark", "truck horn",
+     "fire alarm beep", "police siren", "car crash into a wall", "bird chirp", "hand clap"],
+)  # fmt: skip
+def test_new_families_put_their_attack_on_the_onset(text):
+    for seed in range(3):
+        for sr in (48_000, 16_000):
+            out = GEN.render(request(text, FRAME_S, seed=seed, sr=sr))
+            assert out.matched, text
+            assert abs(energy_onset(out.audio, sr) - out.onset_s) < 0.002, (seed, sr)

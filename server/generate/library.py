@@ -23,7 +23,7 @@ import soundfile as sf
 from sonicvision import files
 from sonicvision.errors import ConfigError, RenderError
 
-from ..audio import resample
+from ..audio import is_sustained, resample
 from ..vocabulary import tokenize
 from .base import Generator, RenderedSound, SoundRequest
 
@@ -340,22 +340,6 @@ def find_onset(audio: np.ndarray, threshold_db: float = ONSET_DB) -> int:
     if peak <= 0:
         return 0
     return int(np.argmax(level >= peak * 10.0 ** (threshold_db / 20.0)))
-
-
-def is_sustained(audio: np.ndarray, sr: int, window_s: float = 0.05) -> bool:
-    """Does the sound go on (rain, an engine, a room) rather than decay from an attack?
-
-    Sustained when the second half after the attack keeps within 10 dB of the first half
-    (mean of ``window_s`` RMS windows); a hit, a slam or a shot falls much further.
-    """
-    level = np.mean(np.asarray(audio, dtype=np.float64) ** 2, axis=1)
-    w = max(1, int(window_s * sr))
-    if len(level) < 4 * w:
-        return False
-    rms = np.sqrt(level[: len(level) // w * w].reshape(-1, w).mean(axis=1))
-    half = len(rms) // 2
-    first, last = float(np.mean(rms[:half])), float(np.mean(rms[half:]))
-    return first > 0 and last > first * 10 ** (-10 / 20)
 
 
 def loop_to_length(audio: np.ndarray, n: int, crossfade: int) -> np.ndarray:

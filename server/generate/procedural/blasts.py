@@ -11,6 +11,8 @@ import numpy as np
 from .dsp import add, bp, burst, exp_env, grains, lp, scatter, series, smooth, thump, unit
 from .synth import MAX_TAIL_S, Synth
 
+_AUTOMATIC = ("automatic", "machine", "rapid", "burst", "gunfire", "volley")
+
 
 def _distant(ctx: Synth) -> bool:
     return ctx.has("distant", "far", "faraway", "remote", "muffled", "outside", "background")
@@ -33,6 +35,8 @@ def _shot(ctx: Synth) -> np.ndarray:
         body_f, body_tau, tail_tau = 70.0, 0.06, 0.4
     if ctx.has("indoor", "room", "inside", "hall", "corridor", "interior"):
         tail_tau *= 0.5
+    if ctx.has(*_AUTOMATIC):  # each shot's tail is masked by the next one's report
+        tail_tau *= 0.35
     suppressed = ctx.has("silenced", "suppressed", "silencer", "suppressor")
     far = _distant(ctx)
     y = np.zeros(ctx.samples(min(MAX_TAIL_S, tail_tau * v.decay * 6 + 0.05)))
@@ -51,7 +55,7 @@ def _shot(ctx: Synth) -> np.ndarray:
 
 
 def gunshot(ctx: Synth) -> np.ndarray:
-    automatic = ctx.has("automatic", "machine", "rapid", "burst", "gunfire", "volley")
+    automatic = ctx.has(*_AUTOMATIC)
     if ctx.continuous:
         return scatter(ctx, _shot, 11.0 if automatic else 1.5, spread=0.1 if automatic else 0.5)
     if ctx.one_shot and (automatic or ctx.repeated):

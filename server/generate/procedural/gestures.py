@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+from scipy import signal
 
 from .dsp import (
     PassBy,
@@ -149,8 +152,12 @@ def clap(ctx: Synth) -> np.ndarray:
     if ctx.continuous:  # applause: many hands, or one pair clapping along
         if ctx.has("applause", "applaud", "crowd", "audience", "ovation"):
             y = np.zeros(ctx.n)
-            for _ in range(12):
-                add(y, scatter(ctx, _clap, ctx.rng.uniform(3.0, 6.0), spread=0.3), 0, 0.3)
+            for _ in range(4):  # four kinds of hands, each pair at its own random times
+                hands = np.zeros(ctx.n)
+                count = ctx.rng.poisson(12.0 * ctx.n / ctx.sr)
+                np.add.at(hands, ctx.rng.integers(0, ctx.n, count), ctx.rng.uniform(0.3, 1, count))
+                sub = dataclasses.replace(ctx, var=ctx.var.nudged(ctx.rng))
+                y += signal.fftconvolve(hands, _clap(sub))[: ctx.n]
             return y
         return scatter(ctx, _clap, 2.5, spread=0.1)
     if ctx.one_shot and ctx.repeated:

@@ -59,6 +59,8 @@ def _creak_sound(ctx: Synth, n: int) -> np.ndarray:
 
 
 def door(ctx: Synth) -> np.ndarray:
+    """A slam (with its latch), or a creak ending in the latch; over a span, creaks, unless
+    the words say slam: a slam is one event even over a span, and it starts the span."""
     slam = ctx.has("slam", "shut", "bang")
     if ctx.continuous and not slam:
         y = np.zeros(ctx.n)
