@@ -181,6 +181,7 @@ def sound_request(event: SoundEvent, rate: float, seed: int) -> SoundRequest:
         seed=seed,
         activity=np.ones(frames, dtype=bool),
         activity_rate=rate,
+        onscreen=event.onscreen,
     )
 
 

@@ -21,6 +21,7 @@ class SoundRequest:
     an event-like sound (door slam, gunshot, glass break) then renders as one sound with its
     attack at ``onset_s``, at its natural length, whatever ``continuous`` says; a texture-like
     one (rain, wind, room tone) fills ``duration_s`` as a continuous sound.
+    ``onscreen``: the event was seen, so a pass-by is already near when its span starts.
     """
 
     text: str
@@ -31,6 +32,7 @@ class SoundRequest:
     activity: np.ndarray | None = None
     activity_rate: float = 0.0
     one_shot: bool = False
+    onscreen: bool = False  # seen in the picture: its whole span is close to the camera
 
 
 @dataclass

@@ -103,7 +103,17 @@ class ProceduralGenerator(Generator):
         n = int(round(dur * sr))
         words = frozenset(tokenize(request.text))
         raw = frozenset(re.findall(r"[a-z]+", request.text.lower()))
-        ctx = Synth(sr, n, continuous, rng, var, words, raw, one_shot=request.one_shot)
+        ctx = Synth(
+            sr,
+            n,
+            continuous,
+            rng,
+            var,
+            words,
+            raw,
+            one_shot=request.one_shot,
+            onscreen=request.onscreen,
+        )
 
         # 3. Synthesise
         y = np.asarray(preset.render(ctx), dtype=np.float64)

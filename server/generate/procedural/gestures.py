@@ -52,7 +52,7 @@ def _fly_by(ctx: Synth, n: int) -> np.ndarray:
     leaves, heard through a pass-by (approach, loudest at the centre, recede)."""
     sharp = ctx.has("swish", "sword", "whip", "swipe", "blade", "cane")
     top = (3500.0 if sharp else 2200.0) * ctx.var.bright
-    path = PassBy.spanning(ctx, n, closest_m=0.6 * ctx.size, edge_ratio=2.0)
+    path = PassBy.spanning(ctx, n, closest_m=0.6 * ctx.size, edge_ratio=ctx.passby_edges)
 
     def gains(times: np.ndarray, freqs: np.ndarray) -> np.ndarray:
         near = path.proximity(times)

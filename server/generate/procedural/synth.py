@@ -57,6 +57,14 @@ class Synth:
     words: frozenset[str] = frozenset()
     raw: frozenset[str] = frozenset()  # the prompt's words as written, lower-cased
     one_shot: bool = False  # an instant the editor marked: the words may ask for a short series
+    onscreen: bool = False  # seen in the picture: a pass-by spans only its near part
+
+    @property
+    def passby_edges(self) -> float:
+        """How much farther a pass-by is at its span's ends than at its closest: a thing seen
+        crossing the frame is near all the way (about -6 dB at the edges); one only heard
+        approaches from and recedes into the distance."""
+        return 2.0 if self.onscreen else 4.0
 
     def has(self, *words: str) -> bool:
         return any(normalize_word(w) in self.words for w in words)

@@ -126,7 +126,7 @@ def _engine_tone(ctx: Synth, n: int) -> np.ndarray:
 
 def _drive_by(ctx: Synth) -> np.ndarray:
     """A vehicle going past: the engine heard through a pass-by, duller while it is far."""
-    path = PassBy.spanning(ctx, ctx.n, closest_m=4.0 * ctx.size, edge_ratio=2.0)
+    path = PassBy.spanning(ctx, ctx.n, closest_m=4.0 * ctx.size, edge_ratio=ctx.passby_edges)
     source = _engine_tone(ctx, ctx.n + path.lead)
     near = path.proximity(np.arange(len(source)) / ctx.sr)
     source = near * source + (1.0 - near) * lp(source, ctx.sr, 700.0)  # air takes the highs
