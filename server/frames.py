@@ -27,7 +27,11 @@ IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".dpx", ".bmp", ".webp", ".tga"}
 )
 ANALYSIS_WIDTH = 320
-_VFR_PROBE_PACKETS = 120
+_VFR_PROBE_PACKETS = 240
+# Packets arrive in decode order: the B-frames of the last mini-GOP read may come after it, so
+# the highest timestamps of a probe can miss their neighbours. Only the sorted timestamps below
+# this many from the top are trusted (libx264's reorder depth is at most 16 frames).
+_REORDER_WINDOW = 16
 # Rates that editors write as 23.976 / 29.97 / 59.94 are exactly k * 1000/1001; files often
 # store a rounded value (OpenCV writes 23.976 as 2997/125), which we read as the exact one.
 _NTSC_BASES = (24, 30, 48, 60, 120, 240)
@@ -222,6 +226,8 @@ def _probe_open(path: Path, container: av.container.InputContainer) -> MediaInfo
     if not pts:
         raise MediaError("The video stream holds no frames.", path=path)
     pts.sort()
+    if len(pts) >= _VFR_PROBE_PACKETS:  # not the stream's end: its reorder window may be open
+        pts = pts[: len(pts) - _REORDER_WINDOW]
     if len(pts) == 1:
         return _still_info(path, width, height, time_base, start_pts=pts[0])
 
@@ -265,11 +271,24 @@ def _still_info(
 
 
 def _stream_rate(stream: av.video.stream.VideoStream, pts: list[int], tb: Fraction) -> Fraction:
-    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
-        if rate:
-            return Fraction(rate)
+    """The rate the timestamps step at; a rate the container states only where it agrees.
+
+    Timestamps are the truth: a container's average rate can be off (30.12 for a file whose
+    every step is 1/30 s), but its stated rate keeps an exact form (30000/1001) where it fits.
+    """
     deltas = np.diff(pts)
-    return 1 / (Fraction(int(np.median(deltas))) * tb)
+    steps, counts = np.unique(deltas, return_counts=True)
+    step = Fraction(int(steps[np.argmax(counts)])) * tb
+    seconds = deltas * float(tb)
+    for rate in (stream.guessed_rate, stream.base_rate, stream.average_rate):
+        if not rate:
+            continue
+        period = 1 / float(rate)
+        # Every step a whole number of frames (dropped frames leave gaps of two or more).
+        frames = np.maximum(1, np.round(seconds / period))
+        if np.all(np.abs(seconds - frames * period) <= max(float(tb) * 1.01, period / 200)):
+            return Fraction(rate)
+    return 1 / step
 
 
 def _looks_vfr(pts: list[int], tb: Fraction, rate: Fraction) -> bool:

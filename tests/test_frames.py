@@ -231,3 +231,26 @@ def test_single_frame_video_is_a_still(tmp_path):
     info = probe(gt.path)
     assert info.is_still and info.frame_count == 1
     assert read_frames(gt.path, 0, 2, width=64).shape == (2, 36, 64, 3)
+
+
+MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "media"
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mov", ".mkv"])
+def test_b_frames_are_not_mistaken_for_a_variable_rate(tmp_path, suffix):
+    # libx264's default B-frames: in decode order the last mini-GOP's B-frames come after the
+    # P-frame they precede, so a probe that stops mid-stream sees one gap it must not trust.
+    path = _encode(tmp_path / f"bframes{suffix}", Fraction(25), 150, codec="libx264")
+    with av.open(str(path)) as c:
+        assert c.streams.video[0].codec_context.has_b_frames
+    info = probe(path)
+    assert not info.is_vfr and info.rate_exact == 25 and info.frame_count == 150
+    assert [read_frame_code(f) for f in read_frames(path, 140, 10, width=None)] == list(
+        range(140, 150)
+    )
+
+
+def test_rate_comes_from_timestamps_not_the_container_average():
+    # movie-hello.mp4: the container's average is 30.12 fps; every timestamp step is 1/30 s.
+    info = probe(MEDIA / "movie-hello.mp4")
+    assert info.rate_exact == 30 and not info.is_vfr
