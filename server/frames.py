@@ -19,6 +19,7 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
+from sonicvision.adapters.timecode import nominal_rate
 from sonicvision.errors import MediaError
 
 logger = logging.getLogger(__name__)
@@ -32,11 +33,6 @@ _VFR_PROBE_PACKETS = 240
 # the highest timestamps of a probe can miss their neighbours. Only the sorted timestamps below
 # this many from the top are trusted (libx264's reorder depth is at most 16 frames).
 _REORDER_WINDOW = 16
-# Rates that editors write as 23.976 / 29.97 / 59.94 are exactly k * 1000/1001; files often
-# store a rounded value (OpenCV writes 23.976 as 2997/125), which we read as the exact one.
-_NTSC_BASES = (24, 30, 48, 60, 120, 240)
-_RATE_SNAP_RELATIVE = 1e-4
-
 _VFR_HINT = (
     "Transcode it to a constant frame rate first, e.g. "
     "'ffmpeg -i IN -vf fps=24000/1001 -c:v libx264 -crf 12 OUT.mp4' (use the timeline's rate)."
@@ -64,20 +60,6 @@ class MediaInfo:
     stream_rate: Fraction
     time_base: Fraction
     start_pts: int
-
-
-def nominal_rate(rate: Fraction) -> Fraction:
-    """The exact rate a stored rate stands for: 2997/125 -> 24000/1001, 25.0000001 -> 25."""
-    if rate <= 0:
-        return rate
-    for base in _NTSC_BASES:
-        ntsc = Fraction(base * 1000, 1001)
-        if abs(rate - ntsc) / ntsc < _RATE_SNAP_RELATIVE:
-            return ntsc
-    whole = Fraction(round(rate))
-    if whole > 0 and abs(rate - whole) / whole < _RATE_SNAP_RELATIVE:
-        return whole
-    return rate
 
 
 def analysis_size(width: int, height: int, target_width: int | None) -> tuple[int, int]:

@@ -20,13 +20,13 @@ import opentimelineio as otio
 from sonicvision.adapters.io import check_output_path, read_timeline, write_timeline
 from sonicvision.adapters.markers import MarkerRule, read_prompts
 from sonicvision.adapters.media import MediaResolver
+from sonicvision.adapters.timecode import timecode, timeline_rate
 from sonicvision.adapters.tracks import (
     CUE_PREFIX,
     NAMESPACE,
     CueMarker,
     add_sound_tracks,
     strip_ours,
-    timeline_rate,
 )
 from sonicvision.errors import RenderError
 from sonicvision.events import Origin, Prompt, Shot, SoundClip, SoundEvent
@@ -36,7 +36,7 @@ from .detect.base import Detection
 from .detect.worker import DetectionWorker
 from .generate.base import Generator, SoundRequest
 from .place import Mastering, render_clip
-from .shots import find_shots, timecode
+from .shots import find_shots
 
 logger = logging.getLogger(__name__)
 

@@ -23,6 +23,7 @@ from scenedetect import ContentDetector, FrameTimecode
 from sonicvision.adapters.errors import MediaNotFoundError
 from sonicvision.adapters.media import MediaResolver
 from sonicvision.adapters.picture import PictureClip, visible_picture
+from sonicvision.adapters.timecode import timecode
 from sonicvision.errors import MediaError
 from sonicvision.events import Shot
 
@@ -321,18 +322,6 @@ def find_shots(
     if progress:
         progress("shots", len(located), len(located))
     return result
-
-
-def timecode(
-    t: RationalTime, timeline: otio.schema.Timeline, drop_frame: bool | None = None
-) -> str:
-    """Timeline time as the editor's timecode (the timeline's start, e.g. 01:00:00:00, added)."""
-    start = timeline.global_start_time
-    absolute = t + start.rescaled_to(t.rate) if start is not None else t
-    rate = t.rate
-    if drop_frame is None:
-        drop_frame = abs(rate - 30000 / 1001) < 1e-3 or abs(rate - 60000 / 1001) < 1e-3
-    return otio.opentime.to_timecode(absolute, rate, drop_frame)
 
 
 def shot_summary(shots: Sequence[Shot], timeline: otio.schema.Timeline) -> list[dict]:

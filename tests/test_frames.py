@@ -10,11 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
+from sonicvision.adapters.timecode import nominal_rate
 from sonicvision.errors import MediaError
 from sonicvision.server.frames import (
     analysis_size,
     iter_frames,
-    nominal_rate,
     probe,
     read_frames,
 )

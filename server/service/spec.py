@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sonicvision.adapters.errors import MediaNotFoundError
-from sonicvision.adapters.io import parse_rate, read_timeline
+from sonicvision.adapters.io import read_timeline
 from sonicvision.adapters.markers import MarkerRule
 from sonicvision.adapters.media import MediaResolver, PathMapping
 from sonicvision.adapters.picture import visible_picture
+from sonicvision.adapters.timecode import parse_rate
 from sonicvision.errors import ConfigError
 from sonicvision.server.pipeline import FoleyOptions, FoleyResult, Progress, analyze, foley, render
 from sonicvision.server.place import Mastering
