@@ -34,6 +34,7 @@ from sonicvision.events import Origin, Prompt, Shot, SoundClip, SoundEvent
 from .backends import build_describer, build_detector, build_generator
 from .detect.base import Detection
 from .detect.worker import DetectionWorker
+from .frames import ANALYSIS_WIDTH
 from .generate.base import Generator, SoundRequest
 from .place import Mastering, render_clip
 from .shots import find_shots
@@ -59,7 +60,7 @@ class FoleyOptions:
     allow_missing: bool = False
     rate: str | None = None
     audio_dir: Path | None = None
-    analysis_width: int = 256
+    analysis_width: int = ANALYSIS_WIDTH
     cue_markers: bool = True
     mastering: Mastering = field(default_factory=Mastering)
 

@@ -198,12 +198,18 @@ def test_empty_range_is_empty(clips):
     assert read_frames(clips["25"], 64, 0).shape == (0, 144, 256, 3)
 
 
-def test_variable_frame_rate_is_detected_and_refused_with_a_hint(clips):
+def test_variable_frame_rate_shows_the_picture_a_player_shows(clips):
+    # Each frame time n / 25 shows the latest picture whose timestamp is at or before it.
     info = probe(clips["vfr"])
-    assert info.is_vfr
-    with pytest.raises(MediaError, match="variable frame rate") as err:
-        read_frames(clips["vfr"], 0, 5)
-    assert "ffmpeg" in str(err.value) and err.value.path == str(clips["vfr"])
+    assert info.is_vfr and info.rate_exact == 25
+    assert any("variable frame rate" in n for n in info.notes)
+    durations = [40, 40, 20, 60, 40, 33, 47]
+    times = np.cumsum([0] + [durations[i % 7] for i in range(39)])
+    expected = [int(np.searchsorted(times, n * 40, side="right")) - 1 for n in range(30)]
+    assert [read_frame_code(f) for f in read_frames(clips["vfr"], 0, 30, width=None)] == expected
+    assert [read_frame_code(f) for f in read_frames(clips["vfr"], 17, 5, width=None)] == (
+        expected[17:22]
+    )
 
 
 def test_millisecond_timestamps_are_not_mistaken_for_vfr(clips):
