@@ -812,7 +812,7 @@ def _decoded(
     def decode(packet: av.Packet | None) -> list[av.VideoFrame]:
         try:
             return stream.decode(packet)
-        except (av.error.InvalidDataError, av.error.ValueError) as exc:
+        except (av.error.InvalidDataError, av.error.ArgumentError) as exc:
             log.broken += 1
             logger.debug("packet of %s skipped: %s", info.path, exc)
             return []
