@@ -9,45 +9,26 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import tempfile
-from fractions import Fraction
 from pathlib import Path
 
 import opentimelineio as otio
 
 from .errors import TimelineReadError, TimelineWriteError
+from .timecode import apply_aaf_facts, apply_edl_facts, parse_rate
 
 logger = logging.getLogger(__name__)
 
+__all__ = [
+    "adapter_for",
+    "check_output_path",
+    "parse_rate",
+    "read_timeline",
+    "write_timeline",
+]
+
 # Formats whose writers can hold extra audio tracks and per-clip metadata.
 WRITABLE = {"otio_json", "otioz", "otiod", "fcp_xml"}
-# NTSC rates editors type as decimals, and the exact rates they mean.
-_NTSC = {
-    "23.976": Fraction(24000, 1001),
-    "23.98": Fraction(24000, 1001),
-    "29.97": Fraction(30000, 1001),
-    "47.952": Fraction(48000, 1001),
-    "59.94": Fraction(60000, 1001),
-    "119.88": Fraction(120000, 1001),
-}
-
-
-def parse_rate(text: str | float | None, *, field: str = "rate") -> float | None:
-    """'23.976', '29.97', '24000/1001' or 25 -> frames per second (NTSC rates made exact)."""
-    return None if text is None else float(exact_rate(text, field=field))
-
-
-def exact_rate(text: str | float, *, field: str = "rate") -> Fraction:
-    """A rate as editors and NLEs write it ('29.97 DF', '23.976') as an exact fraction."""
-    raw = re.sub(r"\s*N?DF$", "", str(text).strip().upper())
-    try:
-        value = Fraction(_NTSC[raw]) if raw in _NTSC else Fraction(raw)
-    except (ValueError, ZeroDivisionError):
-        raise TimelineReadError(f"{text!r} is not a frame rate", field=field) from None
-    if not 1 <= value <= 1000:
-        raise TimelineReadError(f"frame rate {text!r} is outside 1..1000 fps", field=field)
-    return value
 
 
 def adapter_for(path: Path) -> str:
@@ -91,6 +72,10 @@ def read_timeline(
             f"could not read as {adapter}{hint}: {type(exc).__name__}: {exc}", path=path
         ) from exc
     timeline = _pick_timeline(result, path, timeline_name)
+    if adapter == "cmx_3600":
+        apply_edl_facts(timeline, path, fps)
+    elif adapter == "AAF":
+        apply_aaf_facts(timeline, path)
     if adapter != "cmx_3600" and fps is not None:
         logger.info("--rate %s ignored: %s carries its own rate", rate, path.name)
     return timeline

@@ -22,6 +22,8 @@ import soundfile as sf
 
 from sonicvision.events import SoundClip, SoundEvent
 
+from .timecode import timeline_rate
+
 TimeRange = otio.opentime.TimeRange
 RationalTime = otio.opentime.RationalTime
 
@@ -224,11 +226,3 @@ def cue_markers(timeline: otio.schema.Timeline) -> list[Cue]:
         cues.append(Cue(marker, text, dict(meta) if meta is not None else None))
     return cues
 
-
-def timeline_rate(timeline: otio.schema.Timeline) -> float:
-    """The timeline's frame rate: its start time's rate, else the first item's."""
-    if timeline.global_start_time is not None:
-        return timeline.global_start_time.rate
-    for item in timeline.find_children(descended_from_type=otio.core.Item):
-        return item.trimmed_range().duration.rate
-    return 24.0

@@ -143,7 +143,7 @@ def _cuts(held: list[np.ndarray], rate: float, first: int) -> list[tuple[int, in
     return [(a, b - a, 0, 0) for a, b in zip(starts, ends, strict=True)]
 
 
-def analyse(
+def find_events(
     detector: Detector, path: Path, first: int, count: int | None, cache: Path | None
 ) -> ClipResult:
     """Decode (or read the cache) and detect shot by shot, as the pipeline does."""
@@ -307,7 +307,7 @@ def main() -> None:
             lab = labels
         rows = {}
         for name, det in detectors.items():
-            clip = analyse(det, path, first, count, args.cache)
+            clip = find_events(det, path, first, count, args.cache)
             cues = [c.frame for s in clip.shots for c in s.impacts]
             rows[name] = score(cues, lab)
             if name == "after":
@@ -352,7 +352,7 @@ def main() -> None:
         print(f"{'live action':24}{'':8}{'impacts':>9}{'false/min':>11}{'continuous':>12}")
         for name in LIVE:
             for dname, det in detectors.items():
-                clip = analyse(det, args.media_dir / name, 0, None, args.cache)
+                clip = find_events(det, args.media_dir / name, 0, None, args.cache)
                 r = live_numbers(clip)
                 print(
                     f"{name:24}{dname:8}{int(r['impacts']):9d}{r['false_per_min']:11.2f}"

@@ -37,7 +37,7 @@ class FoleyOptions:
     allow_missing: bool = False
     rate: str | None = None
     audio_dir: Path | None = None
-    analysis_width: int = 256  # px; the decoder scales every frame to this width
+    analysis_width: int = 256  # px: the decoder scales every frame to this width for analysis
     cue_markers: bool = True
     mastering: Mastering = field(default_factory=Mastering)
 

@@ -22,12 +22,12 @@ import opentimelineio as otio
 from sonicvision.adapters.io import check_output_path, read_timeline, write_timeline
 from sonicvision.adapters.markers import MarkerRule, read_prompts
 from sonicvision.adapters.media import MediaResolver
+from sonicvision.adapters.timecode import timecode, timeline_rate
 from sonicvision.adapters.tracks import (
     CueMarker,
     add_sound_tracks,
     cue_markers,
     strip_ours,
-    timeline_rate,
 )
 from sonicvision.errors import RenderError
 from sonicvision.events import Origin, Prompt, Shot, SoundClip, SoundEvent
@@ -38,7 +38,7 @@ from .detect.worker import DetectionWorker
 from .generate.base import Generator, SoundRequest
 from .options import FoleyOptions
 from .place import render_clip
-from .shots import find_shots, timecode
+from .shots import find_shots
 
 logger = logging.getLogger(__name__)
 

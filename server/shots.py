@@ -23,6 +23,7 @@ from scenedetect import ContentDetector, FrameTimecode
 from sonicvision.adapters.errors import MediaNotFoundError
 from sonicvision.adapters.media import MediaResolver
 from sonicvision.adapters.picture import PictureClip, visible_picture
+from sonicvision.adapters.timecode import timecode
 from sonicvision.errors import MediaError
 from sonicvision.events import Shot
 
@@ -80,8 +81,17 @@ def media_clock(path: Path, available: TimeRange | None, info: MediaInfo) -> Med
         start = available.start_time.to_seconds()
     else:
         tc = _embedded_timecode(path)
-        start = otio.opentime.from_timecode(tc, float(info.rate_exact)).to_seconds() if tc else 0.0
+        rate = float(info.file_rate or info.rate_exact)  # a timecode counts the file's frames
+        start = _timecode_seconds(tc, rate) if tc else 0.0
     return MediaClock(rate=info.rate_exact, frames=info.frame_count, start_s=start)
+
+
+def _timecode_seconds(tc: str, rate: float) -> float:
+    try:
+        return otio.opentime.from_timecode(tc, rate).to_seconds()
+    except ValueError:  # a rate SMPTE timecode does not cover, or a malformed tag
+        logger.warning("embedded timecode %r at %.3f fps not read; the file starts at 0", tc, rate)
+        return 0.0
 
 
 def _embedded_timecode(path: Path) -> str | None:
@@ -121,6 +131,7 @@ def scan_clip(
     tail: int = 0,
     threshold: float = 27.0,
     min_shot_s: float = 0.3,
+    notes: list[str] | None = None,
 ) -> Iterator[ShotFrames]:
     """Decode a clip's used frames once, find its cuts (PySceneDetect's ContentDetector) and
     hand each decoded frame to ``on_frame``, so detection needs no second decode.
@@ -131,7 +142,7 @@ def scan_clip(
 
     A shot is yielded once its cut is found, which can be a few frames after the cut (the
     detector's flash filter): by then ``on_frame`` has seen all of its frames and maybe some
-    of the next shot's.
+    of the next shot's. What the decode found odd is added to ``notes``.
 
     PySceneDetect downscales to ~256 px itself before scoring; we give it frames already at the
     analysis width. Its default minimum shot (15 frames) would hide a cut early in a trimmed
@@ -155,7 +166,10 @@ def scan_clip(
         return done
 
     start = first - lead
-    decoded = frames.iter_frames(path, start, count + lead + tail, width, info=info)
+    # The used range must decode; the handles are best effort, to the stream's real end.
+    decoded = frames.iter_frames(
+        path, start, count + lead + tail, width, info=info, must=lead + count
+    )
     for index, picture in enumerate(decoded, start):
         if on_frame is not None:
             on_frame(picture)
@@ -169,6 +183,8 @@ def scan_clip(
             for cut in detector.process_frame(FrameTimecode(index, rate), picture):
                 if shot_first < cut.frame_num < end:
                     yield flush(cut.frame_num)
+    if notes is not None:
+        notes.extend(decoded.notes)
     for cut in detector.post_process(FrameTimecode(max(first, end - 1), rate)):
         if shot_first < cut.frame_num < end:
             yield flush(cut.frame_num)
@@ -204,8 +220,10 @@ def clip_shots(
     detect_cuts: bool = True,
     width: int = ANALYSIS_WIDTH,
     watch: ClipWatcher | None = None,
+    notes: list[str] | None = None,
 ) -> list[Shot]:
-    """The shots inside one visible clip; ``watch`` sees its frames and shots as they come."""
+    """The shots inside one visible clip; ``watch`` sees its frames and shots as they come;
+    what was odd about its media (variable rate, pulldown, held frames ...) goes to ``notes``."""
 
     def make(record: TimeRange, note: str, first: int, count: int, rate: float) -> Shot:
         return Shot(
@@ -227,6 +245,8 @@ def clip_shots(
         made.append(make(piece.record_range, piece.note, 0, 0, 0.0))
         return made
     info = frames.probe(path)
+    if notes is not None:
+        notes.extend(info.notes)
     clock = media_clock(path, piece.clip.media_reference.available_range, info)
     first = round((piece.source_range.start_time.to_seconds() - clock.start_s) * clock.rate)
     count = round(piece.source_range.duration.to_seconds() * clock.rate)
@@ -259,7 +279,15 @@ def clip_shots(
     else:
         on_frame = watching.frame if watching is not None else None
         spans = scan_clip(
-            path, first, count, info, width=width, on_frame=on_frame, lead=lead, tail=tail
+            path,
+            first,
+            count,
+            info,
+            width=width,
+            on_frame=on_frame,
+            lead=lead,
+            tail=tail,
+            notes=notes,
         )
     for span in spans:
         start = _record_time(piece, span.first, clock, first)
@@ -315,24 +343,20 @@ def find_shots(
     for i, (piece, path) in enumerate(located):
         if progress:
             progress("shots", i, len(located))
+        media_notes: list[str] = []
         result.shots += clip_shots(
-            piece, path, len(result.shots), detect_cuts=detect, width=width, watch=watch
+            piece,
+            path,
+            len(result.shots),
+            detect_cuts=detect,
+            width=width,
+            watch=watch,
+            notes=media_notes,
         )
+        result.notes += [n for n in media_notes if n not in result.notes]
     if progress:
         progress("shots", len(located), len(located))
     return result
-
-
-def timecode(
-    t: RationalTime, timeline: otio.schema.Timeline, drop_frame: bool | None = None
-) -> str:
-    """Timeline time as the editor's timecode (the timeline's start, e.g. 01:00:00:00, added)."""
-    start = timeline.global_start_time
-    absolute = t + start.rescaled_to(t.rate) if start is not None else t
-    rate = t.rate
-    if drop_frame is None:
-        drop_frame = abs(rate - 30000 / 1001) < 1e-3 or abs(rate - 60000 / 1001) < 1e-3
-    return otio.opentime.to_timecode(absolute, rate, drop_frame)
 
 
 def shot_summary(shots: Sequence[Shot], timeline: otio.schema.Timeline) -> list[dict]:

@@ -37,8 +37,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from sonicvision.adapters.timecode import nominal_rate
 from sonicvision.errors import RenderError
-from sonicvision.server.frames import nominal_rate, probe
+from sonicvision.server.frames import probe
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -15,6 +14,7 @@ import soundfile as sf
 
 from sonicvision.adapters.media import VIDEO_SUFFIXES, file_name, url_to_path
 from sonicvision.adapters.picture import visible_picture
+from sonicvision.adapters.timecode import as_fraction as exact_rate
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "timelines"
 EDL_RATES = {"25fps.edl": 25}
@@ -28,13 +28,6 @@ def fixture_files() -> list[Path]:
 
 def fixture_rate(path: Path) -> float | None:
     return EDL_RATES.get(path.name, 24) if path.suffix == ".edl" else None
-
-
-def exact_rate(rate: float) -> Fraction:
-    for ntsc in (24000, 30000, 48000, 60000):
-        if abs(rate - ntsc / 1001) < 1e-3:
-            return Fraction(ntsc, 1001)
-    return Fraction(rate).limit_denominator(1001)
 
 
 def write_video(

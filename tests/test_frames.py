@@ -10,11 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
+from sonicvision.adapters.timecode import nominal_rate
 from sonicvision.errors import MediaError
 from sonicvision.server.frames import (
     analysis_size,
     iter_frames,
-    nominal_rate,
     probe,
     read_frames,
 )
@@ -203,12 +203,18 @@ def test_empty_range_is_empty(clips):
     assert read_frames(clips["25"], 64, 0).shape == (0, 144, 256, 3)
 
 
-def test_variable_frame_rate_is_detected_and_refused_with_a_hint(clips):
+def test_variable_frame_rate_shows_the_picture_a_player_shows(clips):
+    # Each frame time n / 25 shows the latest picture whose timestamp is at or before it.
     info = probe(clips["vfr"])
-    assert info.is_vfr
-    with pytest.raises(MediaError, match="variable frame rate") as err:
-        read_frames(clips["vfr"], 0, 5)
-    assert "ffmpeg" in str(err.value) and err.value.path == str(clips["vfr"])
+    assert info.is_vfr and info.rate_exact == 25
+    assert any("variable frame rate" in n for n in info.notes)
+    durations = [40, 40, 20, 60, 40, 33, 47]
+    times = np.cumsum([0] + [durations[i % 7] for i in range(39)])
+    expected = [int(np.searchsorted(times, n * 40, side="right")) - 1 for n in range(30)]
+    assert [read_frame_code(f) for f in read_frames(clips["vfr"], 0, 30, width=None)] == expected
+    assert [read_frame_code(f) for f in read_frames(clips["vfr"], 17, 5, width=None)] == (
+        expected[17:22]
+    )
 
 
 def test_millisecond_timestamps_are_not_mistaken_for_vfr(clips):
@@ -236,3 +242,26 @@ def test_single_frame_video_is_a_still(tmp_path):
     info = probe(gt.path)
     assert info.is_still and info.frame_count == 1
     assert read_frames(gt.path, 0, 2, width=64).shape == (2, 36, 64, 3)
+
+
+MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "media"
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mov", ".mkv"])
+def test_b_frames_are_not_mistaken_for_a_variable_rate(tmp_path, suffix):
+    # libx264's default B-frames: in decode order the last mini-GOP's B-frames come after the
+    # P-frame they precede, so a probe that stops mid-stream sees one gap it must not trust.
+    path = _encode(tmp_path / f"bframes{suffix}", Fraction(25), 150, codec="libx264")
+    with av.open(str(path)) as c:
+        assert c.streams.video[0].codec_context.has_b_frames
+    info = probe(path)
+    assert not info.is_vfr and info.rate_exact == 25 and info.frame_count == 150
+    assert [read_frame_code(f) for f in read_frames(path, 140, 10, width=None)] == list(
+        range(140, 150)
+    )
+
+
+def test_rate_comes_from_timestamps_not_the_container_average():
+    # movie-hello.mp4: the container's average is 30.12 fps; every timestamp step is 1/30 s.
+    info = probe(MEDIA / "movie-hello.mp4")
+    assert info.rate_exact == 30 and not info.is_vfr

@@ -20,10 +20,11 @@ from sonicvision.adapters import (
 )
 from sonicvision.adapters.markers import MarkerRule, read_prompts
 from sonicvision.adapters.media import MediaResolver, PathMapping
+from sonicvision.adapters.timecode import timecode
 from sonicvision.adapters.tracks import CueMarker, add_sound_tracks, strip_ours
 from sonicvision.errors import SonicVisionError
 from sonicvision.events import Origin, SoundClip, SoundEvent
-from sonicvision.server.shots import find_shots, timecode
+from sonicvision.server.shots import find_shots
 
 RT = otio.opentime.RationalTime
 TR = otio.opentime.TimeRange
@@ -464,14 +465,14 @@ def test_fcp_xml_output_keeps_editor_clips_and_adds_tracks(tmp_path: Path):
     ],
 )
 def test_rates_as_editors_write_them(text: str, fps: float):
-    from sonicvision.adapters.io import parse_rate
+    from sonicvision.adapters.timecode import parse_rate
 
     assert parse_rate(text) == pytest.approx(fps, abs=1e-12)
 
 
 @pytest.mark.parametrize("text", ["fast", "0", "1/0", "2000"])
 def test_bad_rates_are_named(text: str):
-    from sonicvision.adapters.io import parse_rate
+    from sonicvision.adapters.timecode import parse_rate
 
     with pytest.raises(TimelineReadError, match="rate"):
         parse_rate(text)
@@ -502,3 +503,84 @@ def test_nested_sequence_is_opened_and_trimmed(tmp_path: Path):
         ("inner", TR(RT(10, rate), RT(20, rate)), 102)
     ]
     assert shots[0].first_frame == 102 and shots[0].frame_count == 20
+
+
+# --- time as the timeline says (adapters/timecode.py) ---------------------------------------
+
+FIXTURE_DIR = FIXTURES[0].parent
+
+
+def _ntsc_timeline(start: str, **meta) -> otio.schema.Timeline:
+    rate = 30000 / 1001
+    tl = otio.schema.Timeline(name="ntsc")
+    tl.global_start_time = otio.opentime.from_timecode(start, rate)
+    tl.metadata.update(meta)
+    return tl
+
+
+def test_29_97_non_drop_prints_colons_at_the_hour():
+    plain = _ntsc_timeline("01:00:00:00")  # nothing says drop-frame: not guessed from the rate
+    assert timecode(RT(0, 30000 / 1001), plain) == "01:00:00:00"
+    fcp = _ntsc_timeline("01:00:00:00", fcp_xml={"timecode": {"displayformat": "NDF"}})
+    assert timecode(RT(0, 30000 / 1001), fcp) == "01:00:00:00"
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        {"fcp_xml": {"timecode": {"displayformat": "DF"}}},
+        {"cmx_3600": {"FCM": "DROP FRAME"}},
+        {"AAF": {"Timecode": {"Drop": True}}},
+        {"Resolve_OTIO": {"timelineFrameRate": "29.97 DF"}},
+    ],
+    ids=["fcp_xml", "edl", "aaf", "resolve"],
+)
+def test_29_97_drop_frame_as_the_timeline_records_it(meta):
+    tl = _ntsc_timeline("01:00:00;00", **meta)
+    assert timecode(RT(0, 30000 / 1001), tl) == "01:00:00;00"
+    assert timecode(RT(1800, 30000 / 1001), tl) == "01:01:00;02"  # frames 0 and 1 dropped
+
+
+def test_resolve_non_drop_setting_is_non_drop():
+    tl = _ntsc_timeline("01:00:00:00", Resolve_OTIO={"timelineFrameRate": "29.97 NDF"})
+    assert timecode(RT(0, 30000 / 1001), tl) == "01:00:00:00"
+
+
+def test_record_timecode_is_at_the_timelines_rate_whatever_the_times_rate():
+    tl = otio.schema.Timeline(name="24")
+    tl.global_start_time = otio.opentime.from_timecode("01:00:00:00", 24)
+    # 13.8 s, written at a 29.97 clip's rate: frame 331 of the 24 fps timeline.
+    assert timecode(RT(13.8 * 30000 / 1001, 30000 / 1001), tl) == "01:00:13:19"
+
+
+@pytest.mark.parametrize("rate", [10, 12, 15, 16, 72])
+def test_rates_smpte_does_not_cover_print_frames_and_seconds(rate):
+    tl = otio.schema.Timeline(name="odd")
+    tl.global_start_time = RT(0, rate)
+    assert timecode(RT(3 * rate + 2, rate), tl) == f"{3 * rate + 2}fr_{3 + 2 / rate:.3f}s"
+
+
+def test_edl_reel_starts_at_its_first_record_in():
+    tl = read_timeline(FIXTURE_DIR / "avid_example.edl", rate=24)
+    assert timecode(RT(0, 24), tl) == "00:59:53:11"  # OTIO's reader left it at 00:00:00:00
+    tl = read_timeline(FIXTURE_DIR / "gap_test.edl", rate=24)
+    assert timecode(RT(0, 24), tl) == "00:00:00:00"
+    assert tl.metadata["cmx_3600"]["FCM"] == "NON-DROP FRAME"
+
+
+def test_edl_drop_frame_line_is_honoured(tmp_path):
+    edl = tmp_path / "df.edl"
+    edl.write_text(
+        "TITLE: df\nFCM: DROP FRAME\n"
+        "001  AX       V     C        00:00:00;00 00:00:02;00 01:00:00;00 01:00:02;00\n"
+        "* FROM CLIP NAME: a.mov\n"
+    )
+    tl = read_timeline(edl, rate="29.97")
+    assert timecode(RT(0, 30000 / 1001), tl) == "01:00:00;00"
+
+
+def test_aaf_drop_frame_timecode_is_read_from_the_file():
+    tl = read_timeline(FIXTURE_DIR / "2997fps-DFTC.aaf")
+    assert timecode(RT(0, tl.global_start_time.rate), tl) == "05:00:00;00"
+    simple = read_timeline(FIXTURE_DIR / "simple.aaf")
+    assert timecode(RT(0, 24), simple) == "01:00:00:00"

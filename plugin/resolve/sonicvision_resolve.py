@@ -140,7 +140,7 @@ class Settings:
 
 def parse_rate(text: str) -> Fraction:
     """Resolve's ``timelineFrameRate`` ("23.976", "25", "29.97 DF") as an exact rate."""
-    from sonicvision.adapters.io import exact_rate
+    from sonicvision.adapters.timecode import exact_rate
     from sonicvision.errors import SonicVisionError
 
     try:
@@ -542,11 +542,30 @@ def _run_folder(settings: Settings, name: str) -> Path:
             folder = base.with_name(f"{base.name}_{n}")
 
 
-def _timeline_rate(project: Any, timeline: Any) -> Fraction:
+def _rate_setting(project: Any, timeline: Any) -> str:
     text = timeline.GetSetting("timelineFrameRate") or project.GetSetting("timelineFrameRate")
     if not text:
         raise PluginError("Resolve did not report the timeline's frame rate.")
-    return parse_rate(text)
+    return str(text)
+
+
+def _timeline_rate(project: Any, timeline: Any) -> Fraction:
+    return parse_rate(_rate_setting(project, timeline))
+
+
+def _keep_rate_setting(exported: Path, setting: str) -> None:
+    """Resolve's OTIO export does not say whether its timecode is drop-frame; its setting
+    ("29.97 DF") does, so it travels with the export for the pass's timecodes."""
+    import opentimelineio as otio
+
+    from sonicvision.adapters.timecode import note_resolve_rate
+
+    try:
+        timeline = otio.adapters.read_from_file(str(exported))
+    except Exception:  # noqa: BLE001 - the pass reads it again and says what is wrong
+        return
+    note_resolve_rate(timeline, setting)
+    otio.adapters.write_to_file(timeline, str(exported))
 
 
 def run(
@@ -595,6 +614,7 @@ def run(
         write(f"SonicVision: exporting {name!r} at {float(fps):.3f} fps")
         if not timeline.Export(str(exported), kind, resolve.EXPORT_NONE) or not exported.is_file():
             raise PluginError(f"Resolve could not export the timeline {name!r} as OTIO.")
+        _keep_rate_setting(exported, _rate_setting(project, timeline))
         # 2. The pass, here or on the server.
         runner = run_local if settings.local else run_remote
         result = runner(settings, exported, run_dir, progress)

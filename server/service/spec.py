@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sonicvision.adapters.errors import MediaNotFoundError
-from sonicvision.adapters.io import parse_rate, read_timeline
+from sonicvision.adapters.io import read_timeline
 from sonicvision.adapters.media import MediaResolver, PathMapping
 from sonicvision.adapters.picture import visible_picture
+from sonicvision.adapters.timecode import parse_rate
 from sonicvision.errors import ConfigError
 from sonicvision.server import backends
 from sonicvision.server.options import FoleyOptions

@@ -75,7 +75,8 @@ def cmd_shots(args) -> int:
     from sonicvision.adapters import read_timeline
     from sonicvision.adapters.markers import read_prompts
     from sonicvision.adapters.media import MediaResolver
-    from sonicvision.server.shots import find_shots, shot_summary, timecode
+    from sonicvision.adapters.timecode import timecode
+    from sonicvision.server.shots import find_shots, shot_summary
 
     timeline = read_timeline(args.timeline, rate=args.rate)
     resolver = MediaResolver(args.timeline, args.media_root, args.path_map)
@@ -290,8 +291,7 @@ def _eval_options(p: argparse.ArgumentParser) -> None:
 
 def cmd_eval(args) -> int:
     from sonicvision.adapters import read_timeline
-    from sonicvision.adapters.io import parse_rate
-    from sonicvision.adapters.tracks import timeline_rate
+    from sonicvision.adapters.timecode import parse_rate, timeline_rate
     from sonicvision.server.evaluate import evaluate_timeline, load_expected
 
     timeline = read_timeline(args.result)
