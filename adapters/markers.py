@@ -8,11 +8,13 @@ markers live in the clip's media time and are moved to timeline time here.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import opentimelineio as otio
 
 from sonicvision.events import Prompt
+
+from .timecode import timecode
 
 logger = logging.getLogger(__name__)
 
@@ -29,11 +31,12 @@ class MarkerRule:
     default_seconds: float = 2.0
 
     def prompt_text(self, texts: list[str], color: str) -> str | None:
+        """The prompt's words; ``""`` for a prompt marker that says nothing; None if it is none."""
         for text in texts:
             if self.prefix and text.lower().startswith(self.prefix.lower()):
-                return text[len(self.prefix) :].strip() or None
+                return text[len(self.prefix) :].strip()
         if color.upper() in self.colors:
-            return next((t.strip() for t in texts if t.strip()), None)
+            return next((t.strip() for t in texts if t.strip()), "")
         return None
 
 
@@ -61,11 +64,35 @@ def _get(md, *keys):
     return md
 
 
+def is_instant(record: TimeRange) -> bool:
+    """No length, or one frame (Avid exports its point markers so): a moment, not a span."""
+    return record.duration.value <= 1 + 1e-9
+
+
 def _span(record: TimeRange, rule: MarkerRule) -> TimeRange:
-    if record.duration.value > 0:
+    if not is_instant(record):
         return record
     rate = record.start_time.rate
     return TimeRange(record.start_time, RationalTime(round(rule.default_seconds * rate), rate))
+
+
+def _within_picture(
+    prompts: list[Prompt], timeline: otio.schema.Timeline, notes: list[str]
+) -> list[Prompt]:
+    """Prompts clipped to the picture's end (with a note); one starting after it is skipped."""
+    end = timeline.tracks.duration()
+    kept = []
+    for p in prompts:
+        at = timecode(p.record_range.start_time, timeline)
+        if p.record_range.start_time >= end:
+            notes.append(f"prompt {p.text!r} at {at} starts after the picture ends: skipped")
+            continue
+        if p.record_range.end_time_exclusive() > end:
+            clipped = TimeRange(p.record_range.start_time, end - p.record_range.start_time)
+            notes.append(f"prompt {p.text!r} at {at} runs past the picture's end: clipped to it")
+            p = replace(p, record_range=clipped)
+        kept.append(p)
+    return kept
 
 
 def read_prompts(
@@ -80,6 +107,10 @@ def read_prompts(
         text = rule.prompt_text(marker_texts(marker), marker.color or "")
         if text is None:
             return
+        if not text:
+            at = timecode(record.start_time, timeline)
+            notes.append(f"sound prompt marker {marker.name!r} at {at} has no words: skipped")
+            return
         prompts.append(
             Prompt(
                 text=text,
@@ -87,6 +118,7 @@ def read_prompts(
                 marker_name=marker.name,
                 scope=scope,
                 color=marker.color or "",
+                one_shot=is_instant(record),
             )
         )
 
@@ -110,4 +142,4 @@ def read_prompts(
                 record = clip.transformed_time_range(marker.marked_range, stack)
                 add(marker, record, f"clip:{clip.name}")
     prompts.sort(key=lambda p: (p.record_range.start_time.to_seconds(), p.text))
-    return prompts, notes
+    return _within_picture(prompts, timeline, notes), notes

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -119,7 +119,6 @@ def find_events(
         detections = detecting.collect()
     prompts, marker_notes = read_prompts(timeline, options.marker_rule)
     result = Analysis(shots=shot_list.shots, notes=shot_list.notes + marker_notes)
-    claimed: set[int] = set()
     # 3. What: a description per event.
     describer.prefetch(
         [s for s in shot_list.shots if s.index in detections and detections[s.index].intervals]
@@ -129,12 +128,10 @@ def find_events(
         if detection is None or not detection.intervals:
             continue
         onsets, ends = _seconds(shot, detection)
-        described = describer.describe(shot, detection.intervals, onsets, prompts)
+        described = describer.describe(shot, detection.intervals, onsets)
         shot_end = shot.record_range.end_time_exclusive().to_seconds()
         rows = zip(detection.intervals, onsets, ends, described, strict=True)
         for n, (iv, on, end, desc) in enumerate(rows):
-            if desc.marker is not None:
-                claimed.add(id(desc.marker))
             start = _frame(on, rate)
             stop = max(_frame(min(end, shot_end), rate), start + RationalTime(1, rate))
             result.events.append(
@@ -151,8 +148,8 @@ def find_events(
                     cue_id=f"s{shot.index}e{n}",
                 )
             )
-    # 4. Off-screen: every prompt no on-screen event took as its description.
-    for n, prompt in enumerate(p for p in prompts if id(p) not in claimed):
+    # 4. Off-screen: every prompt marker is its own sound, whatever is detected under it.
+    for n, prompt in enumerate(prompts):
         result.events.append(prompt_event(prompt, n))
     result.events.sort(key=lambda e: (e.start.to_seconds(), not e.onscreen))
     return result
@@ -168,6 +165,7 @@ def prompt_event(prompt: Prompt, n: int) -> SoundEvent:
         continuous=True,
         text_source="marker",
         cue_id=f"m{n}",
+        one_shot=prompt.one_shot,
     )
 
 
@@ -181,6 +179,7 @@ def sound_request(event: SoundEvent, rate: float, seed: int) -> SoundRequest:
         seed=seed,
         activity=np.ones(frames, dtype=bool),
         activity_rate=rate,
+        one_shot=event.one_shot,
         onscreen=event.onscreen,
     )
 
@@ -192,17 +191,25 @@ def render_events(
     audio_dir: Path,
     progress: Progress = _quiet,
     batch: int = 32,
+    notes: list[str] | None = None,
 ) -> list[SoundClip]:
     """Render (in batches, for generators that batch), place and write every event.
 
     A generator that finds nothing for an event (a library with no match) falls back to
-    procedural synthesis for that event, with a warning.
+    procedural synthesis for that event. Whatever did not match what was asked is said, in
+    ``notes`` and as a warning (which a server streams as a job event).
     """
     rate = timeline_rate(timeline)
     generator = build_generator(options.generator)
     fallback: Generator | None = None
+    notes = notes if notes is not None else []
     clips: list[SoundClip] = []
     requests = [sound_request(e, rate, options.seed * 100_003 + i) for i, e in enumerate(events)]
+
+    def say(text: str) -> None:
+        notes.append(text)
+        logger.warning("%s", text)
+
     for first in range(0, len(events), batch):
         progress("render", first, len(events))
         chunk = requests[first : first + batch]
@@ -215,9 +222,14 @@ def render_events(
                     sounds.append((generator.render(request), generator))
                 except RenderError as exc:
                     fallback = fallback or build_generator("procedural")
-                    logger.warning("%s; using procedural synthesis for %r", exc, event.text)
-                    sounds.append((fallback.render(request), fallback))
+                    sound = fallback.render(request)
+                    say(f"{exc}; {event.text!r} rendered by procedural synthesis ({sound.used})")
+                    sounds.append((sound, fallback))
         for event, (sound, used) in zip(events[first : first + batch], sounds, strict=True):
+            if not sound.matched:
+                say(f"prompt {event.text!r}: no matching sound, used {sound.used}")
+            if event.one_shot and not sound.metadata.get("continuous", True):
+                event = replace(event, continuous=False)  # one sound, its attack on the frame
             clips.append(
                 render_clip(
                     event,
@@ -342,7 +354,9 @@ def run(
     try:
         # 3. The sounds, placed on their frames.
         if job.renders:
-            clips = render_events(analysis.events, timeline, options, audio_dir, progress)
+            clips = render_events(
+                analysis.events, timeline, options, audio_dir, progress, notes=analysis.notes
+            )
         # 4. The timeline back: what the editor had, our tracks and (editable) cue markers.
         cues = options.cue_markers if job.cue_markers is None else job.cue_markers
         cue_markers = [

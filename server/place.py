@@ -119,7 +119,10 @@ def slug(text: str, limit: int = 40) -> str:
 
 def clip_file_name(event: SoundEvent, timecode: str) -> str:
     """``S003_01-00-04-12_door-slam.wav``: shot, timecode, prompt; readable in a bin."""
-    shot = f"S{event.shot_index:03d}" if event.shot_index is not None else "OFF"
+    if event.shot_index is not None:
+        shot = f"S{event.shot_index:03d}"
+    else:  # a cue the editor added has no shot; only off-screen sounds are OFF_
+        shot = "CUE" if event.onscreen else "OFF"
     return f"{shot}_{timecode.replace(':', '-').replace(';', '-')}_{slug(event.text)}.wav"
 
 

@@ -55,6 +55,7 @@ class Prompt:
     marker_name: str
     scope: str  # "timeline", "track:<name>" or "clip:<name>"
     color: str = ""
+    one_shot: bool = False  # the marker had no length (or one frame): a sound on that frame
 
 
 @dataclass
@@ -71,6 +72,7 @@ class SoundEvent:
     shot_index: int | None = None
     text_source: str = ""  # "marker", "clip name", "shot name", "motion cue", "vlm", "cue"
     cue_id: str = ""  # stable id, so an edited cue marker re-renders only what changed
+    one_shot: bool = False  # an instant the editor marked: one sound whose attack is on it
 
     @property
     def duration(self) -> RationalTime:

@@ -19,7 +19,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from sonicvision.errors import ConfigError  # noqa: E402
-from sonicvision.events import Prompt, Shot  # noqa: E402
+from sonicvision.events import Shot  # noqa: E402
 from sonicvision.server.backends import build_describer, names  # noqa: E402
 from sonicvision.server.describe import EmbeddedDescriber  # noqa: E402
 from sonicvision.server.describe.vlm import (  # noqa: E402
@@ -206,24 +206,17 @@ def test_sounds_map_to_events_by_kind_then_order():
 # --- the describer ----------------------------------------------------------------------------
 
 
-def marker_at(seconds: float, text: str) -> Prompt:
-    return Prompt(text, TR(RT(round(seconds * 25), 25), RT(25, 25)), "m", "timeline")
-
-
-def test_scripted_answer_names_the_events_and_markers_win():
+def test_scripted_answer_names_the_events():
     chat = scripted("1. Footsteps on gravel\n2. A chair scrapes across the floor")
     describer = VLMDescriber(chat, frame_size=32)
     events = [impact(2), slide(10), impact(30)]
     seconds = [0.08, 0.4, 1.2]
-    out = describer.describe(
-        shot(), events, seconds, [marker_at(1.2, "glass shatters")], coded_frames(50)
-    )
+    out = describer.describe(shot(), events, seconds, coded_frames(50))
     assert [(d.text, d.source) for d in out] == [
         ("footsteps on gravel", "vlm"),
         ("a chair scrapes across the floor", "vlm"),
-        ("glass shatters", "marker"),
+        ("footsteps on gravel", "vlm"),
     ]
-    assert out[2].marker is not None
     ((conversations, images),) = chat.calls
     assert len(images[0]) == 4 and max(images[0][0].shape[:2]) == 32
     assert conversations[0] == conversation(4)
@@ -237,7 +230,7 @@ def test_prefetch_batches_shots_and_describe_reuses_the_answers():
     describer.prefetch(shots, frames)
     assert [len(images) for _, images in chat.calls] == [2, 2, 1]
     for s in shots:
-        assert describer.describe(s, [impact(1)], [0.04], [])[0].text == "door slams"
+        assert describer.describe(s, [impact(1)], [0.04])[0].text == "door slams"
     assert len(chat.calls) == 3  # no second look
 
 
@@ -246,12 +239,12 @@ def test_describer_reads_four_frames_from_the_media_itself(tmp_path):
     truth = render_scene(spec, tmp_path / "shot.mp4")
     chat = scripted("ball drops on the floor")
     s = shot(media=truth.path, frames=40)
-    out = VLMDescriber(chat, frame_size=32).describe(s, [impact(12)], [0.48], [])
+    out = VLMDescriber(chat, frame_size=32).describe(s, [impact(12)], [0.48])
     assert out[0].text == "ball drops on the floor"
     ((_, images),) = chat.calls
     assert len(images[0]) == 4 and images[0][0].shape == (24, 32, 3)  # longest edge 32, RGB
     missing = VLMDescriber(scripted("x"), frame_size=32)
-    fallback = missing.describe(shot(media=tmp_path / "gone.mp4"), [impact(1)], [0.04], [])
+    fallback = missing.describe(shot(media=tmp_path / "gone.mp4"), [impact(1)], [0.04])
     assert fallback[0].source == "vlm-fallback"
     assert "no pictures" in missing.answers[(0, str(tmp_path / "gone.mp4"), 0, 50)].problem
 
@@ -262,14 +255,11 @@ def test_random_tiny_model_answers_garbage_and_falls_back(caplog):
     describer = VLMDescriber(LocalVLM(model, processor, max_new_tokens=16), frame_size=48)
     events = [impact(2), slide(25), impact(50)]
     seconds = [0.08, 1.0, 2.0]
-    prompts = [marker_at(1.0, "drawer slides shut")]
     with caplog.at_level(logging.WARNING):
-        out = describer.describe(
-            shot(name="door_slam.mov"), events, seconds, prompts, coded_frames(50)
-        )
-    embedded = EmbeddedDescriber().describe(shot(name="door_slam.mov"), events, seconds, prompts)
+        out = describer.describe(shot(name="door_slam.mov"), events, seconds, coded_frames(50))
+    embedded = EmbeddedDescriber().describe(shot(name="door_slam.mov"), events, seconds)
     assert len(out) == 3
-    assert [d.source for d in out] == ["vlm-fallback", "marker", "vlm-fallback"]
+    assert [d.source for d in out] == ["vlm-fallback"] * 3
     assert [d.text for d in out] == [d.text for d in embedded]
     (answer,) = describer.answers.values()
     assert answer.answer and not answer.sounds and "no usable" in answer.problem
@@ -292,7 +282,7 @@ def test_vlm_backend_loads_a_local_folder_with_options(tmp_path):
     assert (describer.frame_size, describer.max_sounds, describer.chat.max_new_tokens) == (40, 2, 6)
     assert describer.chat.do_sample is False and describer.device == "cpu"
     assert next(describer.chat.model.parameters()).dtype == torch.float32  # bf16 only on GPU
-    out = describer.describe(shot(), [impact(2), impact(9)], [0.08, 0.36], [], coded_frames(12))
+    out = describer.describe(shot(), [impact(2), impact(9)], [0.08, 0.36], coded_frames(12))
     assert len(out) == 2 and {d.source for d in out} == {"vlm-fallback"}
 
     with pytest.raises(ConfigError, match="unknown option 'frames'.*frame_size"):
@@ -365,7 +355,7 @@ def test_a_real_vlm_names_a_falling_ball(tmp_path):
     describer = build_describer(f"vlm:{Path(root) / 'vlm'}")
     spec = SceneSpec(640, 360, 25, 50, objects=[ObjectSpec("fall", 5, 20, x=0.5, size=0.25)])
     truth = render_scene(spec, tmp_path / "fall.mp4")
-    out = describer.describe(shot(media=truth.path, frames=50), [impact(20)], [0.8], [])
+    out = describer.describe(shot(media=truth.path, frames=50), [impact(20)], [0.8])
     (answer,) = describer.answers.values()
     assert out[0].source == "vlm", answer
     assert 1 <= len(answer.sounds) <= 4 and all(len(s.split()) <= 12 for s in answer.sounds)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sonicvision.events import Prompt, Shot
+from sonicvision.events import Shot
 
 from ..detect.base import EventInterval
 
@@ -20,8 +20,7 @@ from ..detect.base import EventInterval
 @dataclass(frozen=True)
 class Description:
     text: str
-    source: str  # "marker", "clip name", "motion cue", "vlm", "vlm-fallback"
-    marker: Prompt | None = None  # the prompt that gave the text, so it is not rendered twice
+    source: str  # "clip name", "motion cue", "vlm", "vlm-fallback"
 
 
 class Describer(ABC):
@@ -39,7 +38,10 @@ class Describer(ABC):
         shot: Shot,
         events: Sequence[EventInterval],
         event_seconds: Sequence[float],
-        prompts: Sequence[Prompt],
         frames: np.ndarray | None = None,
     ) -> list[Description]:
-        """One description per event; ``event_seconds`` are their onsets in timeline seconds."""
+        """One description per event; ``event_seconds`` are their onsets in timeline seconds.
+
+        The editor's ``SFX:`` markers are never an event's name: they are off-screen prompts,
+        and an on-screen cue is renamed by editing its ``SV CUE:`` marker.
+        """

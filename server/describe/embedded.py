@@ -1,17 +1,13 @@
 """The embedded describer: a text for each detected event, with no model.
 
-It takes, in order: the editor's SFX marker that sits on the event (the editor already said
-what it is; a marker names the one event nearest it), the clip's name when it names a sound
-source ("door", "glass", ...), else a cue chosen from the motion the detector saw. Each event
-says which of these its text came from, so the editor knows what to check.
+It takes the clip's name when it names a sound source ("door", "glass", ...), else a cue
+chosen from the motion the detector saw. Each event says which of these its text came from, so
+the editor knows what to check.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-
-from sonicvision.events import Prompt
 
 from .base import Describer, Description
 
@@ -34,49 +30,21 @@ def _words(text: str) -> list[str]:
 
 
 class EmbeddedDescriber(Describer):
-    """No model: marker text, then a meaningful clip name, then a cue from the motion."""
+    """No model: a clip name that names a sound, else a cue from the motion."""
 
     name = "none"
 
-    def __init__(self, marker_window_s: float = 0.5, vocabulary: set[str] | None = None) -> None:
-        self.window = marker_window_s
+    def __init__(self, vocabulary: set[str] | None = None) -> None:
         self.vocabulary = vocabulary if vocabulary is not None else _default_vocabulary()
 
-    def describe(self, shot, events, event_seconds, prompts, frames=None):
-        named = self._markers_for(event_seconds, prompts)
-        out = []
+    def describe(self, shot, events, event_seconds, frames=None):
         clip_text = self._name_text(shot.clip_name)
-        for interval, marker in zip(events, named, strict=True):
-            if marker is not None:
-                out.append(Description(marker.text, "marker", marker))
-            elif clip_text:
-                out.append(Description(clip_text, "clip name"))
-            else:
-                out.append(
-                    Description(
-                        MOTION_CUES.get(interval.motion, MOTION_CUES["impact"]), "motion cue"
-                    )
-                )
-        return out
-
-    def _markers_for(
-        self, event_seconds: Sequence[float], prompts: Sequence[Prompt]
-    ) -> list[Prompt | None]:
-        """The marker that names each event: a marker names one sound, so it goes to the event
-        nearest its start within the window, and each event takes its nearest marker first."""
-        pairs = []
-        for m, p in enumerate(prompts):
-            start = p.record_range.start_time.to_seconds()
-            for e, at in enumerate(event_seconds):
-                if abs(start - at) <= self.window:
-                    pairs.append((abs(start - at), e, m))
-        named: list[Prompt | None] = [None] * len(event_seconds)
-        taken: set[int] = set()
-        for _, e, m in sorted(pairs):
-            if named[e] is None and m not in taken:
-                named[e] = prompts[m]
-                taken.add(m)
-        return named
+        if clip_text:
+            return [Description(clip_text, "clip name") for _ in events]
+        return [
+            Description(MOTION_CUES.get(iv.motion, MOTION_CUES["impact"]), "motion cue")
+            for iv in events
+        ]
 
     def _name_text(self, name: str) -> str | None:
         """A clip name is a description only if it names something a generator knows."""

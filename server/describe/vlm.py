@@ -9,7 +9,7 @@ The answer is read into at most ``max_sounds`` short concrete descriptions (sour
 material), deduplicated. Numbered or bulleted lists, JSON arrays or objects, comma lists and
 "Sound 1: ..." labels are understood; preambles, refusals, echoes of the prompt and garbage
 are dropped. An answer with nothing left falls back to the embedded describer, and the event
-says so (source "vlm-fallback"); an editor's marker on an event always wins ("marker").
+says so (source "vlm-fallback").
 
 Matching sounds to the shot's events (the VLM sees four frames, the detector sees every frame):
 each sound and each event is sorted into impulsive (hit, step, slam...) or continuous (slide,
@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from sonicvision.errors import ConfigError, MediaError, SonicVisionError
-from sonicvision.events import Prompt, Shot
+from sonicvision.events import Shot
 
 from ..detect.base import EventInterval
 from ..frames import probe, read_frames
@@ -349,24 +349,18 @@ class VLMDescriber(Describer):
         shot: Shot,
         events: Sequence[EventInterval],
         event_seconds: Sequence[float],
-        prompts: Sequence[Prompt],
         frames: np.ndarray | None = None,
     ) -> list[Description]:
-        base = self.fallback.describe(shot, events, event_seconds, prompts, frames)
         if not events:
-            return base
+            return []
         if _shot_key(shot) not in self.answers:
             self._ask([shot], [frames])
         answer = self.answers[_shot_key(shot)]
         if not answer.sounds:
-            return [
-                d if d.source == "marker" else Description(d.text, "vlm-fallback") for d in base
-            ]
+            base = self.fallback.describe(shot, events, event_seconds, frames)
+            return [Description(d.text, "vlm-fallback") for d in base]
         picks = assign(events, answer.sounds)
-        return [
-            d if d.source == "marker" else Description(answer.sounds[j], "vlm")
-            for d, j in zip(base, picks, strict=True)
-        ]
+        return [Description(answer.sounds[j], "vlm") for j in picks]
 
     def shot_images(self, shot: Shot, frames: np.ndarray | None = None) -> list[np.ndarray]:
         """The four frames the VLM sees, RGB, longest edge at most ``frame_size``."""
