@@ -140,3 +140,34 @@ class MediaResolver:
                         index.setdefault(f"stem:{Path(f).stem.lower()}", []).append(path)
             self._index = index
         return self._index
+
+
+def _is_relative(url: str) -> bool:
+    if "://" in url or url.lower().startswith("file:"):
+        return False
+    return not (url.startswith(("/", "\\")) or PureWindowsPath(url).drive)
+
+
+def rebase_relative(timeline: otio.schema.Timeline, from_dir: Path, to_dir: Path) -> int:
+    """Relative media paths (read against ``from_dir``) rewritten for a timeline saved in
+    ``to_dir``, so a result written to another folder keeps its picture online. Returns how
+    many references changed; absolute paths and URLs are left as they are."""
+    from_dir, to_dir = Path(from_dir).resolve(), Path(to_dir).resolve()
+    if from_dir == to_dir:
+        return 0
+    changed = 0
+    for clip in timeline.find_clips():
+        refs = [clip.media_reference]
+        if hasattr(clip, "media_references"):
+            refs = list(clip.media_references().values())
+        for ref in refs:
+            url = getattr(ref, "target_url", None)
+            if not url or not _is_relative(url):
+                continue
+            target = from_dir / _normalise(url)
+            try:
+                ref.target_url = Path(os.path.relpath(target, to_dir)).as_posix()
+            except ValueError:  # another drive (Windows): no relative path exists
+                ref.target_url = target.as_uri()
+            changed += 1
+    return changed

@@ -225,4 +225,3 @@ def cue_markers(timeline: otio.schema.Timeline) -> list[Cue]:
         text = name[len(CUE_PREFIX) :].strip() if named else name.strip()
         cues.append(Cue(marker, text, dict(meta) if meta is not None else None))
     return cues
-

@@ -7,10 +7,15 @@ marker rule's own defaults live with it (``adapters/markers.py``) and are read f
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from sonicvision.adapters.markers import MarkerRule
+from sonicvision.errors import ConfigError
+
+MAX_SEED = 2**32 - 1  # numpy's seeds; the server stores them as int64
+MAX_MARKER_SECONDS = 3600.0  # one sound prompt may last an hour, no more
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,37 @@ class FoleyOptions:
     analysis_width: int = 256  # px: the decoder scales every frame to this width for analysis
     cue_markers: bool = True
     mastering: Mastering = field(default_factory=Mastering)
+
+    def check(self) -> FoleyOptions:
+        """Every number in range, or a ConfigError naming the option (CLI and server alike)."""
+        checks = [
+            ("seed", self.seed, 0 <= self.seed <= MAX_SEED, f"an integer in [0, {MAX_SEED}]"),
+            (
+                "marker_rule.default_seconds",
+                self.marker_rule.default_seconds,
+                0 < self.marker_rule.default_seconds <= MAX_MARKER_SECONDS,
+                f"seconds in (0, {MAX_MARKER_SECONDS}]",
+            ),
+            (
+                "target_lufs",
+                self.mastering.target_lufs,
+                -70 <= self.mastering.target_lufs <= 0,
+                "LUFS in [-70, 0]",
+            ),
+            (
+                "analysis_width",
+                self.analysis_width,
+                64 <= self.analysis_width <= 4096,
+                "pixels in [64, 4096]",
+            ),
+        ]
+        for name, value, ok, wanted in checks:
+            finite = not isinstance(value, float) or math.isfinite(value)
+            if not (finite and ok):
+                raise ConfigError(
+                    f"{name} is {value!r}; it must be {wanted}", field=f"options.{name}"
+                )
+        return self
 
     def to_dict(self) -> dict:
         """Plain JSON data (what a stored job keeps); ``audio_dir`` is the caller's, not kept."""

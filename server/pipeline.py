@@ -11,6 +11,7 @@ the work of every pass. Progress leaves through one callback.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -21,7 +22,7 @@ import opentimelineio as otio
 
 from sonicvision.adapters.io import check_output_path, read_timeline, write_timeline
 from sonicvision.adapters.markers import MarkerRule, read_prompts
-from sonicvision.adapters.media import MediaResolver
+from sonicvision.adapters.media import MediaResolver, rebase_relative
 from sonicvision.adapters.timecode import timecode, timeline_rate
 from sonicvision.adapters.tracks import (
     CueMarker,
@@ -37,6 +38,7 @@ from .detect.base import Detection
 from .detect.worker import DetectionWorker
 from .generate.base import Generator, SoundRequest
 from .options import FoleyOptions
+from .passes import PASSES
 from .place import render_clip
 from .shots import find_shots
 
@@ -195,58 +197,90 @@ def render_events(
 ) -> list[SoundClip]:
     """Render (in batches, for generators that batch), place and write every event.
 
-    A generator that finds nothing for an event (a library with no match) falls back to
-    procedural synthesis for that event. Whatever did not match what was asked is said, in
-    ``notes`` and as a warning (which a server streams as a job event).
+    Whatever did not match what was asked is said, in ``notes`` and as a warning (which a
+    server streams as a job event). Interrupted or failed midway, it leaves no WAV behind.
     """
     rate = timeline_rate(timeline)
-    generator = build_generator(options.generator)
-    fallback: Generator | None = None
-    notes = notes if notes is not None else []
-    clips: list[SoundClip] = []
+    sounds = _Sounds(build_generator(options.generator), notes if notes is not None else [])
     requests = [sound_request(e, rate, options.seed * 100_003 + i) for i, e in enumerate(events)]
-
-    def say(text: str) -> None:
-        notes.append(text)
-        logger.warning("%s", text)
-
-    for first in range(0, len(events), batch):
-        progress("render", first, len(events))
-        chunk = requests[first : first + batch]
-        try:
-            sounds = [(s, generator) for s in generator.render_batch(chunk)]
-        except RenderError:
-            sounds = []
-            for event, request in zip(events[first : first + batch], chunk, strict=True):
-                try:
-                    sounds.append((generator.render(request), generator))
-                except RenderError as exc:
-                    fallback = fallback or build_generator("procedural")
-                    sound = fallback.render(request)
-                    say(f"{exc}; {event.text!r} rendered by procedural synthesis ({sound.used})")
-                    sounds.append((sound, fallback))
-        for event, (sound, used) in zip(events[first : first + batch], sounds, strict=True):
-            if not sound.matched:
-                say(f"prompt {event.text!r}: no matching sound, used {sound.used}")
-            if event.one_shot and not sound.metadata.get("continuous", True):
-                event = replace(event, continuous=False)  # one sound, its attack on the frame
-            clips.append(
-                render_clip(
-                    event,
-                    sound,
-                    rate,
-                    audio_dir,
-                    timecode(event.start, timeline),
-                    used.name,
-                    options.mastering,
+    clips: list[SoundClip] = []
+    try:
+        for first in range(0, len(events), batch):
+            progress("render", first, len(events))
+            group = events[first : first + batch]
+            chunk = list(zip(group, requests[first : first + batch], strict=True))
+            for event, (sound, used) in zip(group, sounds.render(chunk), strict=True):
+                if not sound.matched:
+                    sounds.say(f"prompt {event.text!r}: no matching sound, used {sound.used}")
+                if event.one_shot and not sound.metadata.get("continuous", True):
+                    event = replace(event, continuous=False)  # one sound, attack on the frame
+                at = timecode(event.start, timeline)
+                clips.append(
+                    render_clip(event, sound, rate, audio_dir, at, used, options.mastering)
                 )
-            )
+    except BaseException:
+        for clip in clips:
+            clip.path.unlink(missing_ok=True)
+        raise
     progress("render", len(events), len(events))
     return clips
 
 
+class _Sounds:
+    """The generator, and procedural synthesis for what it finds nothing for (a library with
+    no match): each fallback is said."""
+
+    def __init__(self, generator: Generator, notes: list[str]) -> None:
+        self.generator, self.notes = generator, notes
+        self.fallback: Generator | None = None
+
+    def say(self, text: str) -> None:
+        self.notes.append(text)
+        logger.warning("%s", text)
+
+    def render(self, chunk: list[tuple[SoundEvent, SoundRequest]]) -> list[tuple]:
+        """(sound, name of the backend that made it) for each request, in order."""
+        try:
+            made = self.generator.render_batch([r for _, r in chunk])
+            return [(s, self.generator.name) for s in made]
+        except RenderError:
+            pass
+        out = []
+        for event, request in chunk:
+            try:
+                out.append((self.generator.render(request), self.generator.name))
+            except RenderError as exc:
+                self.fallback = self.fallback or build_generator("procedural")
+                sound = self.fallback.render(request)
+                self.say(f"{exc}; {event.text!r} rendered by procedural synthesis ({sound.used})")
+                out.append((sound, self.fallback.name))
+        return out
+
+
 def default_audio_dir(output: Path) -> Path:
-    return output.with_name(output.stem + "_audio")
+    """``cut_foley_audio/`` beside ``cut_foley.otio``; other formats name theirs
+    (``cut_foley_xml_audio/``), so an .otio and an .xml result never share one folder."""
+    suffix = output.suffix.lower().lstrip(".")
+    tag = "" if suffix in ("otio", "") else f"_{suffix}"
+    return output.with_name(f"{output.stem}{tag}_audio")
+
+
+def check_audio_dir(folder: Path) -> None:
+    """The audio folder can hold new files: it is a writable folder, or it can be made."""
+    if folder.exists() and not folder.is_dir():
+        raise RenderError("the audio folder is a file, not a folder", path=folder)
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise RenderError(
+            "the audio folder cannot be made here (no permission to write)", path=folder
+        )
+
+
+def remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()  # fails, as it should, where anything is left in it
+    except OSError:
+        pass
 
 
 def cues_from_markers(timeline: otio.schema.Timeline, rule: MarkerRule) -> Analysis:
@@ -287,49 +321,6 @@ def cues_from_markers(timeline: otio.schema.Timeline, rule: MarkerRule) -> Analy
     return result
 
 
-@dataclass(frozen=True)
-class Pass:
-    """What a pass does: where its events come from, and what it writes."""
-
-    name: str
-    summary: str
-    finds_events: bool  # True: in the pictures; False: from the cue and SFX markers as left
-    renders: bool
-    cue_markers: bool | None  # None: as the options say
-    keeps_cue_markers: bool  # the editor's cues from an earlier pass stay on the timeline
-
-
-PASSES: dict[str, Pass] = {
-    p.name: p
-    for p in (
-        Pass(
-            "foley",
-            "the main job: detect, describe, render, write new tracks",
-            True,
-            True,
-            None,
-            False,
-        ),
-        Pass(
-            "analyze",
-            "write detected events as editable cue markers only",
-            True,
-            False,
-            True,
-            False,
-        ),
-        Pass(
-            "render",
-            "render from cue and SFX markers as the editor left them",
-            False,
-            True,
-            False,
-            True,
-        ),
-    )
-}
-
-
 def run(
     pass_name: str,
     timeline_path: Path,
@@ -340,16 +331,19 @@ def run(
     """One pass over one timeline, written next to it (never over it)."""
     job = PASSES[pass_name]
     started = time.perf_counter()
-    # 1. Read the timeline; refuse a bad output path before any work.
+    # 1. Read the timeline; refuse a bad output path or audio folder before any work.
     timeline = read_timeline(timeline_path, rate=options.rate)
     check_output_path(output, inputs=[timeline_path])
+    audio_dir = options.audio_dir or default_audio_dir(output)
+    audio_dir_existed = audio_dir.exists()
+    if job.renders:
+        check_audio_dir(audio_dir)
     # 2. The events: found in the pictures, or read from the markers the editor left.
     if job.finds_events:
         resolver = MediaResolver(timeline_path, options.media_roots, options.path_maps)
         analysis = find_events(timeline, resolver, options, progress)
     else:
         analysis = cues_from_markers(timeline, options.marker_rule)
-    audio_dir = options.audio_dir or default_audio_dir(output)
     clips: list[SoundClip] = []
     try:
         # 3. The sounds, placed on their frames.
@@ -357,17 +351,21 @@ def run(
             clips = render_events(
                 analysis.events, timeline, options, audio_dir, progress, notes=analysis.notes
             )
-        # 4. The timeline back: what the editor had, our tracks and (editable) cue markers.
+        # 4. The timeline back: what the editor had, our tracks and (editable) cue markers;
+        # relative media paths rebased so the picture stays online in the output's folder.
         cues = options.cue_markers if job.cue_markers is None else job.cue_markers
         cue_markers = [
             CueMarker(e, TimeRange(e.start, e.duration)) for e in analysis.events if e.onscreen
         ]
         base = strip_ours(timeline, keep_markers=job.keeps_cue_markers)
+        rebase_relative(base, timeline_path.parent, output.parent)
         result = add_sound_tracks(base, clips, cue_markers if cues else [])
         written = write_timeline(result, output, inputs=[timeline_path])
     except BaseException:
         for clip in clips:  # a failed run leaves nothing behind
             clip.path.unlink(missing_ok=True)
+        if not audio_dir_existed:
+            remove_if_empty(audio_dir)
         raise
     audio_seconds = sum(c.record_range.duration.to_seconds() for c in clips)
     return FoleyResult(written, analysis, clips, time.perf_counter() - started, audio_seconds)

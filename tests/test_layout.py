@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, ...]] = [
     ),
     ("sonicvision.adapters",),
     (S + "models", S + "backends"),  # the registry names its factories as strings only
-    (S + "options", S + "vocabulary", S + "audio", S + "metrics"),
+    (S + "options", S + "passes", S + "vocabulary", S + "audio", S + "metrics"),
     (S + "frames", S + "synthetic_scenes"),
     (S + "shots",),
     (S + "detect",),

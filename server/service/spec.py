@@ -8,7 +8,6 @@ refuses media outside the roots, then runs the pass.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import re
 from collections.abc import Callable
@@ -97,18 +96,7 @@ def validate_spec(spec: JobSpec, guard: PathGuard) -> JobSpec:
     options = spec.options
     for kind in backends.KINDS:
         _check_backend(kind, getattr(options, kind), guard)
-    seconds = options.marker_rule.default_seconds
-    if not (math.isfinite(seconds) and 0 < seconds <= 3600):
-        raise InvalidRequest(
-            f"marker seconds {seconds} is not in (0, 3600]",
-            field="options.marker_rule.default_seconds",
-        )
-    lufs = options.mastering.target_lufs
-    if not (math.isfinite(lufs) and -70 <= lufs <= 0):
-        raise InvalidRequest(
-            f"target loudness {lufs} LUFS is not in [-70, 0]",
-            field="options.target_lufs",
-        )
+    options.check()
     if spec.output_format not in ("", *OUTPUT_SUFFIXES):
         raise InvalidRequest(f"unknown output format {spec.output_format!r}", field="output_format")
     for rule in options.path_maps:

@@ -57,7 +57,9 @@ def cut_with_events(folder: Path, rate: Fraction, start_tc: str = "01:00:00:00")
         track.append(
             otio.schema.Clip(
                 name=name.split(".")[0],
-                media_reference=otio.schema.ExternalReference(target_url=name),
+                media_reference=otio.schema.ExternalReference(
+                    target_url=name, available_range=TR(RT(0, fps), RT(spec.frames, fps))
+                ),
                 source_range=TR(RT(src_in, fps), RT(used, fps)),
             )
         )

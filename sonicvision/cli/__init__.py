@@ -12,13 +12,14 @@ import logging
 import sys
 from collections.abc import Callable
 
+from sonicvision import __version__
 from sonicvision.errors import SonicVisionError
 from sonicvision.plugin.install import INSTALL_HELP, cmd_install, install_options
+from sonicvision.server.passes import PASSES
 
 from .passes import (
     _demo_options,
     _eval_options,
-    _job_options,
     _timeline_options,
     cmd_analyze,
     cmd_demo,
@@ -26,6 +27,7 @@ from .passes import (
     cmd_foley,
     cmd_render,
     cmd_shots,
+    job_options,
 )
 from .service import JOBS_HELP, SERVE_HELP, cmd_jobs, cmd_serve, jobs_options, serve_options
 from .train import TRAIN_HELP, cmd_train, train_options
@@ -39,9 +41,14 @@ COMMANDS: dict[str, tuple[Callable, Callable[[argparse.ArgumentParser], None], s
         _timeline_options,
         "list the shots and sound-prompt markers of a timeline",
     ),
-    "foley": (cmd_foley, _job_options, "the main job: detect, describe, render, write new tracks"),
-    "analyze": (cmd_analyze, _job_options, "write detected events as editable cue markers only"),
-    "render": (cmd_render, _job_options, "render from cue and SFX markers as the editor left them"),
+    **{
+        name: (command, job_options(name), PASSES[name].summary)
+        for name, command in (
+            ("foley", cmd_foley),
+            ("analyze", cmd_analyze),
+            ("render", cmd_render),
+        )
+    },
     "demo": (cmd_demo, _demo_options, "make a demo cut with known events, run foley, score it"),
     "eval": (cmd_eval, _eval_options, "the paper's timing metrics for a rendered timeline"),
     "serve": (cmd_serve, serve_options, SERVE_HELP),
@@ -52,12 +59,21 @@ COMMANDS: dict[str, tuple[Callable, Callable[[argparse.ArgumentParser], None], s
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sonicvision", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="count", default=0)
+    parser = argparse.ArgumentParser(
+        prog="sonicvision",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"sonicvision {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (func, add_options, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         add_options(p)
+        # -v after the subcommand too; SUPPRESS keeps one given before it
+        p.add_argument(
+            "-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more detail"
+        )
         p.set_defaults(func=func)
     return parser
 

@@ -13,13 +13,21 @@ from pathlib import Path
 
 from sonicvision.server import backends
 from sonicvision.server.options import DEFAULTS, FoleyOptions, Mastering
+from sonicvision.server.passes import PASSES
 
 from .progress import ProgressBars
 
 
-def _timeline_options(p: argparse.ArgumentParser) -> None:
+def _timeline_options(p: argparse.ArgumentParser, reads_media: bool = True) -> None:
     p.add_argument("timeline", type=Path, help="editor timeline (.otio, .xml, .edl, .aaf, ...)")
     p.add_argument("--rate", help="frame rate for EDLs, e.g. 23.976, 25, 29.97")
+    if reads_media:
+        _media_options(p)
+    _prompt_options(p)
+    p.add_argument("--json", action="store_true", help="print a JSON report on stdout")
+
+
+def _media_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--media-root",
         action="append",
@@ -40,6 +48,9 @@ def _timeline_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="skip clips whose media cannot be found (with a warning)",
     )
+
+
+def _prompt_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--sfx-prefix",
         default=DEFAULTS.marker_rule.prefix,
@@ -58,7 +69,6 @@ def _timeline_options(p: argparse.ArgumentParser) -> None:
         default=DEFAULTS.marker_rule.default_seconds,
         help="length of a sound prompt whose marker has no duration (default: %(default)s)",
     )
-    p.add_argument("--json", action="store_true", help="print a JSON report on stdout")
 
 
 def _marker_rule(args):
@@ -126,53 +136,67 @@ def cmd_shots(args) -> int:
     return 0
 
 
-def _job_options(p: argparse.ArgumentParser) -> None:
-    _timeline_options(p)
-    p.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        required=True,
-        help="result timeline (format by extension; never the input)",
-    )
-    p.add_argument("--audio-dir", type=Path, help="where WAVs go (default: OUTPUT_audio/)")
-    p.add_argument(
-        "--seed",
-        type=int,
-        default=DEFAULTS.seed,
-        help="variation seed; same seed, same sounds (default: %(default)s)",
-    )
-    for kind in backends.KINDS:
+def job_options(pass_name: str):
+    """The options of one pass, and only those it uses: ``analyze`` renders nothing, so it has
+    no --generator or --seed; ``render`` reads no pictures, so it has no --detector."""
+    job = PASSES[pass_name]
+
+    def add(p: argparse.ArgumentParser) -> None:
+        _timeline_options(p, reads_media=job.finds_events)
         p.add_argument(
-            f"--{kind}",
-            default=getattr(DEFAULTS, kind),
-            metavar="SPEC",
-            help=f"{backends.help_text(kind)} (default: %(default)s)",
+            "-o",
+            "--output",
+            type=Path,
+            required=True,
+            help="result timeline (format by extension; never the input)",
         )
-    p.add_argument("--no-cues", action="store_true", help="do not add editable cue markers")
-    p.add_argument(
-        "--target-lufs",
-        type=float,
-        default=DEFAULTS.mastering.target_lufs,
-        help="loudness of each clip (default: %(default)s)",
-    )
+        for kind in backends.KINDS:
+            if (kind == "generator") == job.renders or (kind != "generator" and job.finds_events):
+                p.add_argument(
+                    f"--{kind}",
+                    default=getattr(DEFAULTS, kind),
+                    metavar="SPEC",
+                    help=f"{backends.help_text(kind)} (default: %(default)s)",
+                )
+        if job.renders:
+            p.add_argument(
+                "--audio-dir", type=Path, help="where WAVs go (default: OUTPUT_audio/ beside it)"
+            )
+            p.add_argument(
+                "--seed",
+                type=int,
+                default=DEFAULTS.seed,
+                help="variation seed; same seed, same sounds (default: %(default)s)",
+            )
+            p.add_argument(
+                "--target-lufs",
+                type=float,
+                default=DEFAULTS.mastering.target_lufs,
+                help="loudness of each clip (default: %(default)s)",
+            )
+        if job.cue_markers is None:
+            p.add_argument("--no-cues", action="store_true", help="do not add editable cue markers")
+
+    return add
 
 
 def _options(args) -> FoleyOptions:
+    """The options a pass was given; what it does not offer keeps its default."""
+    given = vars(args)
     return FoleyOptions(
-        detector=args.detector,
-        describer=args.describer,
-        generator=args.generator,
-        seed=args.seed,
+        detector=given.get("detector", DEFAULTS.detector),
+        describer=given.get("describer", DEFAULTS.describer),
+        generator=given.get("generator", DEFAULTS.generator),
+        seed=given.get("seed", DEFAULTS.seed),
         marker_rule=_marker_rule(args),
-        media_roots=list(args.media_root),
-        path_maps=list(args.path_map),
-        allow_missing=args.allow_missing,
+        media_roots=list(given.get("media_root", [])),
+        path_maps=list(given.get("path_map", [])),
+        allow_missing=given.get("allow_missing", False),
         rate=args.rate,
-        audio_dir=args.audio_dir,
-        cue_markers=not args.no_cues,
-        mastering=Mastering(target_lufs=args.target_lufs),
-    )
+        audio_dir=given.get("audio_dir"),
+        cue_markers=not given.get("no_cues", False),
+        mastering=Mastering(target_lufs=given.get("target_lufs", DEFAULTS.mastering.target_lufs)),
+    ).check()
 
 
 def _report_job(result, args, title: str) -> int:
