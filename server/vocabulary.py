@@ -84,6 +84,16 @@ HIT_VERBS = frozenset(
     thump clack slap punch""".split()
 )
 
+# Words that name a sound or the action that makes one (not just a thing that could sound): a
+# clip named "door_slam" says what it sounds like, "dog" or "bikes" only what is in it.
+SOUND_WORDS = frozenset(
+    """slam bang knock tap hit strike thud thump clack clink clang clank crash smash shatter
+    break drop fall land bounce splash pour drip step footstep walk run stomp scrape slide drag
+    screech skid creak squeak rustle whoosh swish swoosh bark woof growl meow howl chirp tweet
+    honk beep ring ding buzz explode explosion blast gunshot gunfire thunder clap applause
+    punch slap kick impact collide collision rain wind splash""".split()
+)
+
 
 @lru_cache(maxsize=4096)
 def normalize_word(word: str) -> str:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import re
 
+from ..vocabulary import SOUND_WORDS, normalize_word
 from .base import Describer, Description
+
+SOUND_STEMS = frozenset(normalize_word(w) for w in SOUND_WORDS)
 
 # Cues for motion kinds the detector reports, worded so generators match them.
 MOTION_CUES = {
@@ -47,10 +50,12 @@ class EmbeddedDescriber(Describer):
         ]
 
     def _name_text(self, name: str) -> str | None:
-        """A clip name is a description only if it names something a generator knows."""
+        """A clip name is a description only if it names a sound ("door_slam", "cup_drop"), not
+        just something in the picture ("bikes", "phone_dog_vfr"), and a generator knows it."""
         words = _words(name.rsplit(".", 1)[0])
         known = [w for w in words if w in self.vocabulary or w.rstrip("s") in self.vocabulary]
-        return " ".join(words) if known else None
+        sounding = [w for w in words if normalize_word(w) in SOUND_STEMS]
+        return " ".join(words) if known and sounding else None
 
 
 def _default_vocabulary() -> set[str]:
