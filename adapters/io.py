@@ -8,6 +8,7 @@ interrupted write leaves nothing behind and an existing file is never replaced.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -78,7 +79,53 @@ def read_timeline(
         apply_aaf_facts(timeline, path)
     if adapter != "cmx_3600" and fps is not None:
         logger.info("--rate %s ignored: %s carries its own rate", rate, path.name)
+    check_times(timeline, path)
     return timeline
+
+
+MAX_RATE = 1_000_000.0  # audio items count samples (48000, 192000); nothing counts faster
+MAX_SECONDS = 30 * 24 * 3600.0  # a month: no edit is longer
+
+
+def _bad_time(t: otio.opentime.RationalTime, may_be_negative: bool) -> str | None:
+    if not (math.isfinite(t.rate) and 0 < t.rate <= MAX_RATE):
+        return f"rate {t.rate!r}"
+    if not math.isfinite(t.value) or abs(t.value / t.rate) > MAX_SECONDS:
+        return f"value {t.value!r} at rate {t.rate!r}"
+    if t.value < 0 and not may_be_negative:
+        return f"negative value {t.value!r}"
+    return None
+
+
+def check_times(timeline: otio.schema.Timeline, path: Path) -> None:
+    """Every time in the file is a number a timeline can hold (a rate of 0 or NaN, a negative
+    length or one of a billion years would otherwise fail deep inside, as a traceback)."""
+
+    def check(what: str, where: str, span: otio.opentime.TimeRange | None) -> None:
+        if span is None:
+            return
+        for part, t, negative_ok in (
+            ("start", span.start_time, True),
+            ("duration", span.duration, False),
+        ):
+            problem = _bad_time(t, negative_ok)
+            if problem:
+                raise TimelineReadError(f"{where}: {what} {part} has {problem}", path=path)
+
+    if timeline.global_start_time is not None:
+        problem = _bad_time(timeline.global_start_time, False)
+        if problem:
+            raise TimelineReadError(f"timeline start has {problem}", path=path)
+    for marker in timeline.tracks.markers:
+        check("marker", f"marker {marker.name!r}", marker.marked_range)
+    for item in timeline.find_children():
+        name = f"{type(item).__name__.lower()} {item.name!r}"
+        check("source range", name, getattr(item, "source_range", None))
+        for marker in getattr(item, "markers", ()):
+            check("marker", f"marker {marker.name!r} on {name}", marker.marked_range)
+        ref = getattr(item, "media_reference", None)
+        if ref is not None:
+            check("media's available range", name, ref.available_range)
 
 
 def _pick_timeline(result, path: Path, name: str | None) -> otio.schema.Timeline:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 import opentimelineio as otio
@@ -584,3 +585,25 @@ def test_aaf_drop_frame_timecode_is_read_from_the_file():
     assert timecode(RT(0, tl.global_start_time.rate), tl) == "05:00:00;00"
     simple = read_timeline(FIXTURE_DIR / "simple.aaf")
     assert timecode(RT(0, 24), simple) == "01:00:00:00"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [("rate", 0, "rate 0"), ("rate", float("nan"), "rate nan"), ("rate", -25, "rate -25"),
+     ("value", -50, "negative value"), ("value", 1e18, "value 1e+18")],
+)  # fmt: skip
+def test_odd_numbers_in_a_timeline_are_a_clear_error(tmp_path, field, value, says):
+    import json
+
+    timeline = otio.schema.Timeline(name="odd")
+    track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    track.append(otio.schema.Clip(name="c", source_range=TR(RT(0, 25), RT(50, 25))))
+    timeline.tracks.append(track)
+    data = json.loads(otio.adapters.write_to_string(timeline, "otio_json"))
+    data["tracks"]["children"][0]["children"][0]["source_range"]["duration"][field] = value
+    path = tmp_path / "odd.otio"
+    path.write_text(json.dumps(data))
+    with pytest.raises(
+        TimelineReadError, match=re.escape(f"clip 'c': source range duration has {says}")
+    ):
+        read_timeline(path)
