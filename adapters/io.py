@@ -17,6 +17,7 @@ from pathlib import Path
 import opentimelineio as otio
 
 from .errors import TimelineReadError, TimelineWriteError
+from .untrusted import check_timeline_file
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ def read_timeline(
     adapter = adapter_for(path)
     if adapter != "otiod" and not path.is_file():
         raise TimelineReadError("timeline path is not a regular file", path=path)
+    check_timeline_file(path, adapter)  # size and nesting first: OTIO's readers recurse
     kwargs: dict = {}
     fps = parse_rate(rate)
     if adapter == "cmx_3600":

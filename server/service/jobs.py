@@ -25,7 +25,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from sonicvision.adapters.io import read_timeline
+from sonicvision.adapters.errors import TimelineReadError
+from sonicvision.adapters.io import adapter_for
+from sonicvision.adapters.untrusted import check_timeline_file
 from sonicvision.errors import ConfigError
 from sonicvision.server.pipeline import FoleyResult
 
@@ -158,6 +160,14 @@ def _error_info(exc: BaseException) -> ErrorInfo:
     )
 
 
+def precheck(timeline: Path, shown: str) -> None:
+    """Size, nesting and archive checks, with errors naming the file as the client did."""
+    try:
+        check_timeline_file(timeline, adapter_for(timeline), name=shown)
+    except TimelineReadError as exc:
+        raise TimelineReadError(exc.message, path=shown, field=exc.field) from None
+
+
 def _remove_tree(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
@@ -262,7 +272,8 @@ class JobManager:
         staged = self._stage(spec.timeline_name, upload) if upload is not None else None
         try:
             timeline = staged / "input" / spec.timeline_name if staged else Path(spec.server_path)
-            read_timeline(timeline, rate=spec.options.rate)  # refuse a bad file now, not later
+            # Cheap structural checks here; OTIO parses it in the worker, never in an RPC thread.
+            precheck(timeline, spec.timeline_name if staged else spec.server_path)
             with self._cv:
                 if existing := self._existing(idempotency_key, fingerprint):
                     return existing, False
@@ -407,6 +418,18 @@ class JobManager:
 
     # -- the worker -------------------------------------------------------------------------
 
+    def _redact(self, info: ErrorInfo) -> ErrorInfo:
+        """No server folder in what a client reads: a job's own files by their names only."""
+
+        def clean(text: str) -> str:
+            for folder in (self.jobs_dir, self.staging_dir):
+                for form in {str(folder), str(folder.resolve())}:
+                    text = re.sub(re.escape(form) + r"/[0-9a-f]{16}/(?:input|result)/", "", text)
+                    text = text.replace(form, "<server data>")
+            return text
+
+        return dataclasses.replace(info, message=clean(info.message), path=clean(info.path))
+
     def check_continue(self, job_id: str) -> None:
         """Raised out of the pipeline's progress callback: the only way a job stops early."""
         if self._stopping:
@@ -471,4 +494,6 @@ class JobManager:
                 logger.warning("job %s %s: %s", job_id, state.value, exc)
             else:
                 logger.exception("job %s failed unexpectedly", job_id)
-            self.store.finish(job_id, state, error=_error_info(exc), progress=reporter.counts)
+            self.store.finish(
+                job_id, state, error=self._redact(_error_info(exc)), progress=reporter.counts
+            )
