@@ -163,7 +163,9 @@ def _check_otioz(path: Path, limits: Limits, shown) -> None:
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise TimelineReadError(f".otioz is not a readable zip archive: {exc}", path=shown) from None
+        raise TimelineReadError(
+            f".otioz is not a readable zip archive: {exc}", path=shown
+        ) from None
     with archive:
         members = archive.infolist()
         if len(members) > limits.max_members:

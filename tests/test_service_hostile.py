@@ -91,7 +91,15 @@ def test_h1_the_cli_refuses_the_same_file_with_a_clear_error(tmp_path):
     bomb = tmp_path / "deep.otio"
     bomb.write_bytes(nested(60_000))
     done = subprocess.run(
-        [sys.executable, "-m", "sonicvision.cli", "foley", str(bomb), "-o", str(tmp_path / "o.otio")],
+        [
+            sys.executable,
+            "-m",
+            "sonicvision.cli",
+            "foley",
+            str(bomb),
+            "-o",
+            str(tmp_path / "o.otio"),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
