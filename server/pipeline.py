@@ -46,6 +46,8 @@ logger = logging.getLogger(__name__)
 RationalTime = otio.opentime.RationalTime
 TimeRange = otio.opentime.TimeRange
 Progress = Callable[[str, int, int], None]
+# A progress callback may also have ``check()``: called for every decoded frame, it raises to
+# stop the run (the server's cancel), so a long shot need not end first.
 
 
 @dataclass
@@ -108,7 +110,7 @@ def find_events(
     describer = build_describer(options.describer)
     # 1. Shots: visible picture, media checked for every clip before any work; one decode.
     # 2. When: per-frame activity, measured from the frames the shot scan decodes, beside it.
-    with DetectionWorker(detector) as detecting:
+    with DetectionWorker(detector, interrupt=getattr(progress, "check", None)) as detecting:
         shot_list = find_shots(
             timeline,
             resolver,

@@ -6,24 +6,36 @@ Every test here is a finding of the adversarial run in issue 16, against a serve
 from __future__ import annotations
 
 import io
+import json
+import socket
+import sqlite3
 import subprocess
 import sys
 import threading
+import time
+import urllib.request
 import zipfile
 from pathlib import Path
 
 import grpc
+import numpy as np
 import opentimelineio as otio
 import pytest
+from conftest import write_video
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from service_support import RPC_TIMEOUT, sfx_timeline, wait_serving
+from service_support import RPC_TIMEOUT, Gate, sfx_timeline, timeline_with_media, wait_serving
 
 from sonicvision.adapters.errors import TimelineReadError
 from sonicvision.adapters.io import read_timeline
 from sonicvision.adapters.untrusted import json_depth
+from sonicvision.server.detect.child import DetectorProcess, DetectorProcessError
 from sonicvision.server.service.app import run_server
 from sonicvision.server.service.client import SonicVisionClient
-from sonicvision.server.service.errors import RemoteError
+from sonicvision.server.service.errors import Cancelled, RemoteError
+from sonicvision.server.service.jobs import JobManager
+from sonicvision.server.service.spec import JobSpec, run_pipeline
+from sonicvision.server.service.store import JobStore, State
+from sonicvision.server.testing.detectors import StuckDetector
 from sonicvision.v1 import jobs_pb2 as pb
 
 CODE = grpc.StatusCode
@@ -155,3 +167,187 @@ def test_depth_scan_skips_brackets_in_strings_and_escapes_across_chunks():
         json_depth([text[:-1]])
     with pytest.raises(TimelineReadError, match="closes more"):
         json_depth([b"[]]"])
+
+
+# -- H3, M1, M3, M4: nothing can wedge it ------------------------------------------------------
+
+
+def test_h3_idle_http_connections_are_capped_and_closed_and_grpc_stays_up(tmp_path):
+    with run_server(
+        data_dir=tmp_path, http_port=0, http_idle_s=0.5, http_max_connections=3
+    ) as port:
+        address = f"127.0.0.1:{port}"
+        wait_serving(address)
+        idle = [
+            socket.create_connection(("127.0.0.1", port.http_port), timeout=10) for _ in range(3)
+        ]
+        try:
+            extra = socket.create_connection(("127.0.0.1", port.http_port), timeout=10)
+            assert extra.recv(1) == b""  # closed at once: the cap is reached
+            extra.close()
+            assert serving(address)
+            for sock in idle:  # each idle one is closed by the server, not held forever
+                assert sock.recv(1) == b""
+        finally:
+            for sock in idle:
+                sock.close()
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port.http_port}/v1/health", timeout=10
+        ) as r:
+            assert json.loads(r.read())["status"] == "SERVING"
+
+
+def test_m1_watch_streams_are_bounded_and_health_still_answers(media, tmp_path):
+    gate = Gate()
+    with run_server(data_dir=tmp_path, media_roots=[media], max_workers=6, runner=gate) as port:
+        address = f"127.0.0.1:{port}"
+        wait_serving(address)
+        with SonicVisionClient(address, timeout=RPC_TIMEOUT) as client:
+            try:
+                job_id = client.submit(content=sfx_timeline(), filename="c.otio").job_id
+                assert gate.reached.wait(RPC_TIMEOUT)
+                streams = [client.watch(job_id, timeout=RPC_TIMEOUT) for _ in range(3)]
+                for stream in streams:
+                    next(stream)  # open, and holding a server thread
+                error = refusal(lambda: next(client.watch(job_id, timeout=RPC_TIMEOUT)))
+                assert error.code == CODE.RESOURCE_EXHAUSTED and "streams" in error.details
+                assert client.get(job_id).state == pb.JOB_STATE_RUNNING
+                assert serving(address)
+                streams.pop().close()
+                wait_until(lambda: _watch_opens(client, job_id))
+            finally:
+                gate.open()
+            assert client.wait(job_id, RPC_TIMEOUT).state == pb.JOB_STATE_SUCCEEDED
+
+
+def _watch_opens(client: SonicVisionClient, job_id: str) -> bool:
+    stream = client.watch(job_id, timeout=RPC_TIMEOUT)
+    try:
+        next(stream)
+        return True
+    except RemoteError as exc:
+        assert exc.code == CODE.RESOURCE_EXHAUSTED
+        return False
+    finally:
+        stream.close()
+
+
+def wait_until(condition, timeout: float = RPC_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.05)
+
+
+def _frames(n: int):
+    return [np.full((144, 256, 3), i % 255, dtype=np.uint8) for i in range(n)]
+
+
+def test_m3_a_hung_detector_child_is_killed_and_named(tmp_path):
+    child = DetectorProcess(StuckDetector(), depth=2, stall_s=1.0)
+    try:
+        stream = child.stream(24.0)
+        with pytest.raises(DetectorProcessError, match="no progress"):
+            for picture in _frames(200):
+                child.frame(stream, picture)
+            child.shot(stream, 0, 0, 200)
+            child.results()
+    finally:
+        child.close(wait=False)
+    assert child._process.poll() is not None
+
+
+def test_m3_a_cancel_reaches_a_detector_child_that_hangs():
+    stop = threading.Event()
+
+    def interrupt() -> None:
+        if stop.is_set():
+            raise Cancelled("cancelled on request")
+
+    child = DetectorProcess(StuckDetector(), depth=2, stall_s=3600, interrupt=interrupt)
+    try:
+        stream = child.stream(24.0)
+        child.frame(stream, _frames(1)[0])
+        child.shot(stream, 0, 0, 1)
+        stop.set()
+        with pytest.raises(Cancelled):
+            child.results()
+    finally:
+        child.close(wait=False)
+
+
+def test_m3_cancel_stops_a_job_inside_a_long_shot(media, tmp_path):
+    clip = write_video(media / "long_take.mov", 240, 24.0)
+    content = timeline_with_media(tmp_path / "long.otio", clip, frames=240)
+    reached, opened = threading.Event(), threading.Event()
+    calls: list[tuple] = []
+    checks = [0]
+
+    def runner(spec, timeline, result_dir, progress, **kw):
+        def held(stage: str, done: int, total: int) -> None:
+            calls.append((stage, done, total))
+            progress(stage, done, total)
+
+        def check() -> None:
+            checks[0] += 1
+            if checks[0] == 10:  # ten frames into the only shot
+                reached.set()
+                opened.wait(RPC_TIMEOUT)
+            progress.check()
+
+        held.check = check
+        return run_pipeline(spec, timeline, result_dir, held, **kw)
+
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    manager = JobManager(store, tmp_path, [media], runner=runner)
+    manager.start()
+    manager.set_ready()
+    try:
+        job, _ = manager.submit(JobSpec(timeline_name="long.otio"), content)
+        assert reached.wait(RPC_TIMEOUT)
+        manager.cancel(job.id)
+        opened.set()
+        wait_until(lambda: manager.get(job.id).state.final)
+        assert manager.get(job.id).state == State.CANCELLED
+        assert ("shots", 1, 1) not in calls and checks[0] < 240
+    finally:
+        opened.set()
+        manager.stop()
+        store.close()
+
+
+def _manager_whose_finish_fails(tmp_path, media, failures: int):
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    real = store.finish
+    left = [failures]
+
+    def finish(job_id, state, **kw):
+        if left[0] > 0:
+            left[0] -= 1
+            raise sqlite3.OperationalError("database is locked")
+        return real(job_id, state, **kw)
+
+    store.finish = finish
+    manager = JobManager(store, tmp_path, [media])
+    manager.RETRY_S = 0.01
+    manager.start()
+    manager.set_ready()
+    return manager, store
+
+
+@pytest.mark.parametrize("failures", [2, 5])
+def test_m4_final_bookkeeping_retries_and_else_ends_the_job_failed(media, tmp_path, failures):
+    manager, store = _manager_whose_finish_fails(tmp_path, media, failures)
+    try:
+        job, _ = manager.submit(JobSpec(timeline_name="a.otio"), sfx_timeline())
+        events = list(manager.watch(job.id))  # the stream ends: it has a final event
+        assert events[-1].final
+        done = manager.get(job.id)
+        if failures < manager.WRITE_TRIES:
+            assert done.state == State.SUCCEEDED and store.files(job.id)
+        else:
+            assert done.state == State.FAILED and "could not record" in done.error.message
+            assert not (tmp_path / "jobs" / job.id / "result").exists()
+    finally:
+        manager.stop()
+        store.close()

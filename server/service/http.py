@@ -40,7 +40,7 @@ from sonicvision.errors import ConfigError
 from sonicvision.v1 import jobs_pb2 as pb
 
 from .errors import InvalidRequest, JobNotFound, ResultDamaged, is_expected, message_for, status_for
-from .security import check_bind, is_loopback
+from .security import RateLimitedLog, check_bind, is_loopback
 from .servicer import JobsServicer, _file_chunks
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,8 @@ DEFAULT_HTTP_PORT = 50052
 MAX_WAIT_S = 30.0
 DEFAULT_WAIT_S = 10.0
 TLS_HANDSHAKE_S = 10.0
+IDLE_S = 20.0  # a connection that sends nothing for this long is closed (each holds a thread)
+MAX_CONNECTIONS = 64  # beyond this many open connections a new one is closed at once
 HEADROOM = 1024 * 1024  # JSON around the base64 upload
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 
@@ -304,10 +306,10 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "SonicVision"
 
     def setup(self) -> None:
+        self.timeout = self.server.idle_s  # StreamRequestHandler sets it on the socket
         if isinstance(self.request, ssl.SSLSocket):  # handshake here, not in the accept loop
-            self.request.settimeout(TLS_HANDSHAKE_S)
+            self.request.settimeout(min(TLS_HANDSHAKE_S, self.server.idle_s))
             self.request.do_handshake()
-            self.request.settimeout(None)
         super().setup()
 
     def log_message(self, format: str, *args) -> None:
@@ -351,6 +353,7 @@ class _Handler(BaseHTTPRequestHandler):
             given = self.headers.get("Authorization", "")
             if not hmac.compare_digest(given.encode(), config.token_header):
                 reason = "missing" if not given else "wrong"
+                config.refusals.note(self.path.split("?")[0][:100], reason)
                 raise HttpRefusal(
                     401,
                     "UNAUTHENTICATED",
@@ -406,14 +409,46 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True  # a long poll must not hold the server open at shutdown
 
-    def __init__(self, address, api: JobsHttp, *, token: str | None, loopback: bool) -> None:
+    def __init__(
+        self,
+        address,
+        api: JobsHttp,
+        *,
+        token: str | None,
+        loopback: bool,
+        idle_s: float = IDLE_S,
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
         host = address[0]
+        self.idle_s = idle_s
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._refused = RateLimitedLog(logger, "HTTP connections refused: %d open already")
+        self.refusals = RateLimitedLog(logger, "refused HTTP %s: %s token")
+        self._max_connections = max_connections
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         super().__init__(address, _Handler)
         self.api = api
         self.loopback = loopback
         self.token_header = f"Bearer {token}".encode() if token else b""
         self.max_body = api.servicer.jobs.max_upload * 4 // 3 + 4 + HEADROOM
+
+    def process_request(self, request, client_address) -> None:
+        """A thread per connection, up to the cap; beyond it the connection is closed at once."""
+        if not self._slots.acquire(blocking=False):
+            self._refused.note(self._max_connections)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     def handle_error(self, request, client_address) -> None:
         """A client that hangs up or fails the TLS handshake is its own problem: no traceback."""
@@ -429,6 +464,8 @@ def serve_http(
     token: str | None = None,
     tls_cert: str | Path | None = None,
     tls_key: str | Path | None = None,
+    idle_s: float = IDLE_S,
+    max_connections: int = MAX_CONNECTIONS,
 ) -> Iterator[int]:
     """Serve the HTTP/JSON face of ``servicer`` on ``host:port``; yields the bound port."""
     if (tls_cert is None) != (tls_key is None):
@@ -440,6 +477,8 @@ def serve_http(
             JobsHttp(servicer),
             token=token,
             loopback=is_loopback(host),
+            idle_s=idle_s,
+            max_connections=max_connections,
         )
     except OSError as exc:
         raise ConfigError(

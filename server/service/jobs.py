@@ -79,6 +79,10 @@ class Reporter:
             self._last = now
             self.manager.record(self.job_id, counts)
 
+    def check(self) -> None:
+        """Called by the pipeline for every decoded frame: a cancel stops the job within it."""
+        self.manager.check_continue(self.job_id)
+
     def warn(self, text: str) -> None:
         if text and text not in self._warned:
             self._warned.add(text)
@@ -175,6 +179,9 @@ def _remove_tree(path: Path) -> None:
 
 class JobManager:
     """Submit, cancel, watch and fetch jobs; one worker thread runs them in order."""
+
+    WRITE_TRIES = 4
+    RETRY_S = 0.25
 
     def __init__(
         self,
@@ -449,13 +456,14 @@ class JobManager:
                 if self._stopping:
                     return
                 job_id = self._queue.popleft()
-                self.store.start(job_id)
                 self._generation += 1
                 self._cv.notify_all()
             try:
+                self._retry(lambda j=job_id: self.store.start(j), job_id, "start")
                 self._run(job_id)
-            except Exception:
-                logger.exception("job %s: bookkeeping failed", job_id)
+            except Exception as exc:
+                logger.warning("job %s: bookkeeping failed: %s", job_id, exc)
+                self._give_up(job_id, exc)
             finally:
                 with self._cv:
                     self._cancel.discard(job_id)
@@ -483,17 +491,63 @@ class JobManager:
                 reporter.warn(note)
             files = record_files(result, result_dir)
             counts = JobProgress("done", 1, 1, len(result.analysis.events), len(result.clips))
-            self.store.finish(
-                job_id, State.SUCCEEDED, summary=_summary(result), files=files, progress=counts
+        except Exception as exc:
+            self._failed(job_id, exc, result_dir, reporter)
+            return
+        try:
+            self._retry(
+                lambda: self.store.finish(
+                    job_id, State.SUCCEEDED, summary=_summary(result), files=files, progress=counts
+                ),
+                job_id,
+                "finish",
             )
-            logger.info("job %s succeeded in %.2f s", job_id, time.monotonic() - started)
         except Exception as exc:
             _remove_tree(result_dir)
-            state = State.CANCELLED if isinstance(exc, Cancelled) else State.FAILED
-            if is_expected(exc):
-                logger.warning("job %s %s: %s", job_id, state.value, exc)
-            else:
-                logger.exception("job %s failed unexpectedly", job_id)
-            self.store.finish(
-                job_id, state, error=self._redact(_error_info(exc)), progress=reporter.counts
+            self._give_up(job_id, exc)
+            return
+        logger.info("job %s succeeded in %.2f s", job_id, time.monotonic() - started)
+
+    def _failed(self, job_id: str, exc: Exception, result_dir: Path, reporter: Reporter) -> None:
+        """A job the pipeline stopped: its partial result removed, its reason recorded."""
+        _remove_tree(result_dir)
+        state = State.CANCELLED if isinstance(exc, Cancelled) else State.FAILED
+        if is_expected(exc):
+            logger.warning("job %s %s: %s", job_id, state.value, exc)
+        else:
+            logger.error("job %s failed unexpectedly", job_id, exc_info=exc)
+        error = self._redact(_error_info(exc))
+        try:
+            self._retry(
+                lambda: self.store.finish(job_id, state, error=error, progress=reporter.counts),
+                job_id,
+                "finish",
             )
+        except Exception as again:
+            self._give_up(job_id, again)
+
+    def _retry(self, write: Callable[[], object], job_id: str, what: str) -> None:
+        """A store write tried a few times: a locked database or a full disk may clear."""
+        for attempt in range(self.WRITE_TRIES):
+            try:
+                write()
+                return
+            except Exception as exc:
+                if attempt + 1 == self.WRITE_TRIES:
+                    raise
+                logger.warning("job %s: %s not recorded (%s); retrying", job_id, what, exc)
+                time.sleep(self.RETRY_S * 2**attempt)
+
+    def _give_up(self, job_id: str, exc: BaseException) -> None:
+        """The job's end could not be recorded as it was: record it as failed, saying why."""
+        error = ErrorInfo(
+            "INTERNAL",
+            f"the server could not record the job's end ({type(exc).__name__}: "
+            f"{self._redact(ErrorInfo('', str(exc))).message}); submit it again",
+        )
+        try:
+            self._retry(
+                lambda: self.store.finish(job_id, State.FAILED, error=error), job_id, "failure"
+            )
+        except Exception:
+            logger.exception("job %s: its end cannot be recorded; it stays running", job_id)

@@ -11,8 +11,11 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import math
 import os
 import stat
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path, PurePath
 
@@ -26,6 +29,38 @@ logger = logging.getLogger(__name__)
 
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
 MAX_NAME = 200
+
+
+class RateLimitedLog:
+    """A repeated event logged once per interval, with how often it happened meanwhile.
+
+    Failed logins and refused connections come as fast as an attacker sends them; one line a
+    minute says the same without filling the disk.
+    """
+
+    def __init__(
+        self,
+        log: logging.Logger,
+        message: str,
+        interval_s: float = 60.0,
+        level: int = logging.WARNING,
+    ) -> None:
+        self._log, self._message, self._interval, self._level = log, message, interval_s, level
+        self._lock = threading.Lock()
+        self._last = -math.inf
+        self._suppressed = 0
+
+    def note(self, *args) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last < self._interval:
+                self._suppressed += 1
+                return
+            suppressed, self._suppressed, self._last = self._suppressed, 0, now
+        text = self._message % args
+        if suppressed:
+            text += f" (and {suppressed} more in the last {self._interval:.0f} s)"
+        self._log.log(self._level, text)
 
 
 def is_loopback(host: str) -> bool:
@@ -173,6 +208,7 @@ class TokenAuth(grpc.ServerInterceptor):
 
     def __init__(self, token: str) -> None:
         self._expected = f"Bearer {token}".encode()
+        self._refusals = RateLimitedLog(logger, "refused a call (%s): %s token")
 
     def intercept_service(self, continuation, details):
         handler = continuation(details)
@@ -182,7 +218,7 @@ class TokenAuth(grpc.ServerInterceptor):
         if isinstance(given, str) and hmac.compare_digest(given.encode(), self._expected):
             return handler
         reason = "missing" if not given else "wrong"
-        logger.info("refused %s: %s token", details.method, reason)
+        self._refusals.note(details.method, reason)
         return _deny(
             grpc.StatusCode.UNAUTHENTICATED,
             f"{reason} token: send 'authorization: Bearer <token>'",

@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import grpc
 import opentimelineio as otio
@@ -19,7 +21,7 @@ from sonicvision.v1 import jobs_pb2 as pb
 from sonicvision.v1 import jobs_pb2_grpc
 
 from .backends import BackendTable
-from .errors import InvalidRequest, ResultDamaged, grpc_method
+from .errors import InvalidRequest, QueueFull, ResultDamaged, grpc_method
 from .jobs import JobManager
 from .security import check_file_name
 from .spec import JobSpec
@@ -171,9 +173,27 @@ def _intact(record: FileRecord) -> bool:
 
 
 class JobsServicer(jobs_pb2_grpc.JobsServicer):
-    def __init__(self, jobs: JobManager, backends: BackendTable) -> None:
+    def __init__(self, jobs: JobManager, backends: BackendTable, max_streams: int = 16) -> None:
         self.jobs = jobs
         self.backends = backends
+        self.max_streams = max_streams
+        self._streams = threading.BoundedSemaphore(max_streams)
+
+    @contextmanager
+    def _stream_slot(self, context) -> Iterator[None]:
+        """A gRPC stream holds a pool thread while open: at most ``max_streams`` at once, so
+        unary calls and health always find one. (The HTTP face bounds its own connections.)"""
+        if not isinstance(context, grpc.ServicerContext):
+            yield
+            return
+        if not self._streams.acquire(blocking=False):
+            raise QueueFull(
+                f"the server has {self.max_streams} streams open already; retry shortly"
+            )
+        try:
+            yield
+        finally:
+            self._streams.release()
 
     def _job(self, job: JobRecord) -> pb.Job:
         position = self.jobs.queue_position(job.id) if job.state == State.QUEUED else 0
@@ -193,9 +213,10 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
     def WatchJob(self, request: pb.WatchJobRequest, context) -> Iterator[pb.JobEvent]:
         if request.after_seq < 0:
             raise InvalidRequest("after_seq must not be negative", field="after_seq")
-        context.add_callback(self.jobs.wake)  # a client that leaves wakes its watcher at once
-        for event in self.jobs.watch(request.job_id, request.after_seq, context.is_active):
-            yield event_message(event)
+        with self._stream_slot(context):
+            context.add_callback(self.jobs.wake)  # a client that leaves wakes its watcher
+            for event in self.jobs.watch(request.job_id, request.after_seq, context.is_active):
+                yield event_message(event)
 
     @grpc_method
     def GetJob(self, request: pb.GetJobRequest, context) -> pb.Job:
@@ -236,7 +257,11 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
             "FetchMode",
             "mode",
         )
-        for record in self.jobs.files(request.job_id):
+        with self._stream_slot(context):
+            yield from self._fetch(request.job_id, mode)
+
+    def _fetch(self, job_id: str, mode: str) -> Iterator[pb.ResultChunk]:
+        for record in self.jobs.files(job_id):
             yield pb.ResultChunk(
                 file=pb.ResultFile(
                     role=ROLES[record.role],
