@@ -40,6 +40,7 @@ class FoleyOptions:
     analysis_width: int = 256  # px; the decoder scales every frame to this width
     cue_markers: bool = True
     mastering: Mastering = field(default_factory=Mastering)
+    confine_media: bool = False  # media only under media_roots (the server sets it)
 
     def to_dict(self) -> dict:
         """Plain JSON data (what a stored job keeps); ``audio_dir`` is the caller's, not kept."""
@@ -58,6 +59,7 @@ class FoleyOptions:
             "rate": self.rate or "",
             "analysis_width": self.analysis_width,
             "cue_markers": self.cue_markers,
+            "confine_media": self.confine_media,
             "target_lufs": self.mastering.target_lufs,
         }
 
@@ -86,3 +88,4 @@ class FoleyOptions:
 
 
 DEFAULTS = FoleyOptions()
+MAX_SEED = 2**32 - 1  # seeds are 0..MAX_SEED everywhere (numpy, torch and the wire agree)

@@ -33,7 +33,7 @@ from sonicvision.adapters.tracks import (
 from sonicvision.errors import RenderError
 from sonicvision.events import Origin, Prompt, Shot, SoundClip, SoundEvent
 
-from .backends import build_describer, build_detector, build_generator
+from .backends import FRESH, Provider
 from .detect.base import Detection
 from .detect.worker import DetectionWorker
 from .generate.base import Generator, SoundRequest
@@ -103,11 +103,12 @@ def find_events(
     resolver: MediaResolver,
     options: FoleyOptions,
     progress: Progress = _quiet,
+    backends: Provider = FRESH,
 ) -> Analysis:
     """Shots, on-screen events (detector + describer) and off-screen prompts, in timeline time."""
     rate = timeline_rate(timeline)
-    detector = build_detector(options.detector)
-    describer = build_describer(options.describer)
+    detector = backends.get("detector", options.detector)
+    describer = backends.get("describer", options.describer)
     # 1. Shots: visible picture, media checked for every clip before any work; one decode.
     # 2. When: per-frame activity, measured from the frames the shot scan decodes, beside it.
     with DetectionWorker(detector, interrupt=getattr(progress, "check", None)) as detecting:
@@ -194,6 +195,7 @@ def render_events(
     audio_dir: Path,
     progress: Progress = _quiet,
     batch: int = 32,
+    backends: Provider = FRESH,
 ) -> list[SoundClip]:
     """Render (in batches, for generators that batch), place and write every event.
 
@@ -201,7 +203,7 @@ def render_events(
     procedural synthesis for that event, with a warning.
     """
     rate = timeline_rate(timeline)
-    generator = build_generator(options.generator)
+    generator = backends.get("generator", options.generator)
     fallback: Generator | None = None
     clips: list[SoundClip] = []
     requests = [sound_request(e, rate, options.seed * 100_003 + i) for i, e in enumerate(events)]
@@ -216,7 +218,7 @@ def render_events(
                 try:
                     sounds.append((generator.render(request), generator))
                 except RenderError as exc:
-                    fallback = fallback or build_generator("procedural")
+                    fallback = fallback or backends.get("generator", "procedural")
                     logger.warning("%s; using procedural synthesis for %r", exc, event.text)
                     sounds.append((fallback.render(request), fallback))
         for event, (sound, used) in zip(events[first : first + batch], sounds, strict=True):
@@ -335,8 +337,10 @@ def run(
     output: Path,
     options: FoleyOptions,
     progress: Progress = _quiet,
+    backends: Provider = FRESH,
 ) -> FoleyResult:
-    """One pass over one timeline, written next to it (never over it)."""
+    """One pass over one timeline, written next to it (never over it); ``backends`` says
+    where models come from (the server passes its warm cache)."""
     job = PASSES[pass_name]
     started = time.perf_counter()
     # 1. Read the timeline; refuse a bad output path before any work.
@@ -344,8 +348,10 @@ def run(
     check_output_path(output, inputs=[timeline_path])
     # 2. The events: found in the pictures, or read from the markers the editor left.
     if job.finds_events:
-        resolver = MediaResolver(timeline_path, options.media_roots, options.path_maps)
-        analysis = find_events(timeline, resolver, options, progress)
+        resolver = MediaResolver(
+            timeline_path, options.media_roots, options.path_maps, confine=options.confine_media
+        )
+        analysis = find_events(timeline, resolver, options, progress, backends)
     else:
         analysis = cues_from_markers(timeline, options.marker_rule)
     audio_dir = options.audio_dir or default_audio_dir(output)
@@ -353,7 +359,9 @@ def run(
     try:
         # 3. The sounds, placed on their frames.
         if job.renders:
-            clips = render_events(analysis.events, timeline, options, audio_dir, progress)
+            clips = render_events(
+                analysis.events, timeline, options, audio_dir, progress, backends=backends
+            )
         # 4. The timeline back: what the editor had, our tracks and (editable) cue markers.
         cues = options.cue_markers if job.cue_markers is None else job.cue_markers
         cue_markers = [

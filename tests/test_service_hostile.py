@@ -5,6 +5,7 @@ Every test here is a finding of the adversarial run in issue 16, against a serve
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import socket
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -21,18 +23,28 @@ import grpc
 import numpy as np
 import opentimelineio as otio
 import pytest
-from conftest import write_video
+from conftest import write_video, write_wav
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from service_support import RPC_TIMEOUT, Gate, sfx_timeline, timeline_with_media, wait_serving
+from service_support import (
+    RPC_TIMEOUT,
+    RT,
+    TR,
+    Gate,
+    sfx_timeline,
+    timeline_with_media,
+    wait_serving,
+)
 
 from sonicvision.adapters.errors import TimelineReadError
 from sonicvision.adapters.io import read_timeline
 from sonicvision.adapters.untrusted import json_depth
 from sonicvision.server.detect.child import DetectorProcess, DetectorProcessError
+from sonicvision.server.generate.library import INDEX_NAME
 from sonicvision.server.service.app import run_server
 from sonicvision.server.service.client import SonicVisionClient
-from sonicvision.server.service.errors import Cancelled, RemoteError
+from sonicvision.server.service.errors import Cancelled, QueueFull, RemoteError
 from sonicvision.server.service.jobs import JobManager
+from sonicvision.server.service.servicer import ByteBudget
 from sonicvision.server.service.spec import JobSpec, run_pipeline
 from sonicvision.server.service.store import JobStore, State
 from sonicvision.server.testing.detectors import StuckDetector
@@ -351,3 +363,137 @@ def test_m4_final_bookkeeping_retries_and_else_ends_the_job_failed(media, tmp_pa
     finally:
         manager.stop()
         store.close()
+
+
+# -- M2, M5, M6, M9: bounded everything ------------------------------------------------------
+
+
+def long_marker_timeline(seconds: float, picture_frames: int = 96) -> bytes:
+    timeline = otio.schema.Timeline(name="long marker")
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    track.append(otio.schema.Gap(duration=RT(picture_frames, 24)))
+    timeline.tracks.append(track)
+    timeline.tracks.markers.append(
+        otio.schema.Marker(name="SFX: rain", marked_range=TR(RT(0, 24), RT(seconds * 24, 24)))
+    )
+    return otio.adapters.write_to_string(timeline, "otio_json").encode()
+
+
+def test_m2_a_marker_longer_than_the_picture_is_refused_before_any_render(server):
+    client, _, _ = server
+    reply = client.submit(content=long_marker_timeline(600), filename="rain.otio")
+    job = client.wait(reply.job_id, RPC_TIMEOUT)
+    assert job.state == pb.JOB_STATE_FAILED and job.error.code == "INVALID_ARGUMENT"
+    assert "rain" in job.error.message and "600.0 s" in job.error.message
+    too_long = pb.FoleyOptions(marker_rule=pb.MarkerRule(default_seconds=3600))
+    error = refusal(
+        lambda: client.submit(content=sfx_timeline(), filename="c.otio", options=too_long)
+    )
+    assert error.code == CODE.INVALID_ARGUMENT and "default_seconds" in error.details
+    fits = client.submit(content=long_marker_timeline(4), filename="rain.otio")
+    assert client.wait(fits.job_id, RPC_TIMEOUT).state == pb.JOB_STATE_SUCCEEDED
+
+
+def test_m5_library_never_leaves_its_root_and_indexes_in_the_data_dir(server, media, tmp_path):
+    client, data, _ = server
+    library = media / "sfx"
+    library.mkdir(exist_ok=True)
+    write_wav(library / "door_knock.wav", 0.5)
+    outside = tmp_path / "private"
+    outside.mkdir()
+    write_wav(outside / "door_slam.wav", 0.5)
+    (library / "door_slam.wav").symlink_to(outside / "door_slam.wav")
+    options = pb.FoleyOptions(generator=f"library:{library}")
+    reply = client.submit(content=sfx_timeline("door slam"), filename="c.otio", options=options)
+    job = client.wait(reply.job_id, RPC_TIMEOUT)
+    assert job.state == pb.JOB_STATE_SUCCEEDED
+    assert not (library / INDEX_NAME).exists()
+    indexes = list((data / "library").glob("*.json"))
+    assert len(indexes) == 1
+    entries = json.loads(indexes[0].read_text())["entries"]
+    assert set(entries) == {"door_knock.wav"}  # the link out of the root is not the library's
+
+
+def test_m6_oversized_fields_are_refused_before_anything_is_stored(server):
+    client, _, _ = server
+    cases = {
+        "options.path_maps": pb.FoleyOptions(path_maps=[f"/a{i}=/b{i}" for i in range(65)]),
+        "options.media_roots": pb.FoleyOptions(media_roots=["/x" * 3000]),
+        "options.generator": pb.FoleyOptions(generator="procedural" + "x" * 5000),
+        "options.marker_rule.colors": pb.FoleyOptions(
+            marker_rule=pb.MarkerRule(colors=["RED"] * 100)
+        ),
+        "options.seed": pb.FoleyOptions(seed=90_000_000_000_000),
+    }
+    before = len(client.list())
+    for field, options in cases.items():
+        error = refusal(
+            lambda o=options: client.submit(content=sfx_timeline(), filename="c.otio", options=o)
+        )
+        assert error.code == CODE.INVALID_ARGUMENT and field in error.details, field
+    assert len(client.list()) == before
+
+
+def test_m6_retention_deletes_the_oldest_finished_jobs_first(media, tmp_path):
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    manager = JobManager(store, tmp_path, [media], max_results_bytes=10**12)
+    manager.start()
+    manager.set_ready()
+    try:
+        ids = []
+        for text in ("one", "two", "three"):
+            job, _ = manager.submit(JobSpec(timeline_name="c.otio"), sfx_timeline(text))
+            list(manager.watch(job.id))
+            ids.append(job.id)
+        sizes = {job_id: size for job_id, _, size in store.finished_jobs()}
+        manager.max_results_bytes = sizes[ids[1]] + sizes[ids[2]]
+        assert manager.sweep() == [ids[0]]
+        assert not (tmp_path / "jobs" / ids[0]).exists()
+        assert [j.id for j in manager.list()] == [ids[2], ids[1]]
+        manager.keep_days = 1e-9  # everything finished is older than that
+        assert sorted(manager.sweep()) == sorted(ids[1:])
+        assert manager.list() == []
+    finally:
+        manager.stop()
+        store.close()
+
+
+def test_m9_uploads_taken_in_at_once_share_one_memory_budget():
+    budget = ByteBudget(100)
+    with budget.reserve(60):
+        with pytest.raises(QueueFull, match="other uploads"):
+            with budget.reserve(60):
+                pass
+        with budget.reserve(40):
+            pass
+    with budget.reserve(100):
+        pass
+
+
+def test_m9_uploads_over_the_shared_budget_are_refused_on_both_faces(media, tmp_path):
+    small, big = sfx_timeline(), sfx_timeline()[:-1] + b" " * 8000 + b"}"
+    with run_server(
+        data_dir=tmp_path, media_roots=[media], http_port=0, upload_budget=6000
+    ) as port:
+        wait_serving(f"127.0.0.1:{port}")
+        url = f"http://127.0.0.1:{port.http_port}/v1/jobs"
+
+        def post(content: bytes) -> int:
+            body = json.dumps(
+                {"upload": {"filename": "c.otio", "content": base64.b64encode(content).decode()}}
+            ).encode()
+            request = urllib.request.Request(
+                url, data=body, headers={"Content-Type": "application/json"}, method="POST"
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as reply:
+                    return reply.status
+            except urllib.error.HTTPError as exc:
+                return exc.code
+
+        assert post(small) == 201
+        assert post(big) == 429
+        with SonicVisionClient(f"127.0.0.1:{port}", timeout=RPC_TIMEOUT) as client:
+            assert client.submit(content=small, filename="c.otio").created
+            error = refusal(lambda: client.submit(content=big * 1, filename="b.otio"))
+            assert error.code == CODE.RESOURCE_EXHAUSTED

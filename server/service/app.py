@@ -22,7 +22,7 @@ from grpc_reflection.v1alpha import reflection
 
 from sonicvision.errors import ConfigError
 
-from .backends import BackendTable
+from .backends import DEFAULT_BUDGET, BackendTable
 from .http import IDLE_S as HTTP_IDLE_S
 from .http import MAX_CONNECTIONS as HTTP_MAX_CONNECTIONS
 from .jobs import DEFAULT_MAX_QUEUE, DEFAULT_MAX_UPLOAD, JobManager
@@ -139,6 +139,10 @@ def run_server(
     max_streams: int | None = None,
     http_idle_s: float = HTTP_IDLE_S,
     http_max_connections: int = HTTP_MAX_CONNECTIONS,
+    keep_days: float | None = None,
+    max_results_bytes: int | None = None,
+    backend_budget: int = DEFAULT_BUDGET,
+    upload_budget: int | None = None,
 ) -> Iterator[int]:
     """Serve the Jobs API on ``host:port`` (0: any free port); yields the bound port.
 
@@ -168,10 +172,18 @@ def run_server(
         stack.enter_context(_data_lock(data))
         store = JobStore(data / "jobs.sqlite3")
         stack.callback(store.close)
+        backends = BackendTable(budget_bytes=backend_budget, data_dir=data)
         jobs = JobManager(
-            store, data, media_roots, max_queue=max_queue, max_upload=max_upload, runner=runner
+            store,
+            data,
+            media_roots,
+            max_queue=max_queue,
+            max_upload=max_upload,
+            runner=runner,
+            keep_days=keep_days,
+            max_results_bytes=max_results_bytes,
+            backends=backends,
         )
-        backends = BackendTable()
         probe = health.HealthServicer()
         for name in ("", SERVICE_NAME):
             probe.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -187,7 +199,12 @@ def run_server(
             ],
         )
         streams = max_streams if max_streams is not None else max(1, max_workers // 2)
-        servicer = JobsServicer(jobs, backends, max_streams=min(streams, max_workers - 1) or 1)
+        servicer = JobsServicer(
+            jobs,
+            backends,
+            max_streams=min(streams, max_workers - 1) or 1,
+            upload_budget=upload_budget,
+        )
         add_to_server(servicer, server)
         health_pb2_grpc.add_HealthServicer_to_server(probe, server)
         reflection.enable_server_reflection(

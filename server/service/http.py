@@ -41,7 +41,7 @@ from sonicvision.v1 import jobs_pb2 as pb
 
 from .errors import InvalidRequest, JobNotFound, ResultDamaged, is_expected, message_for, status_for
 from .security import RateLimitedLog, check_bind, is_loopback
-from .servicer import JobsServicer, _file_chunks
+from .servicer import JobsServicer, _file_chunks, _HttpContext
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class HttpRefusal(Exception):
         self.headers = headers or {}
 
 
-class _Call:
+class _Call(_HttpContext):
     """What a servicer method asks of its gRPC context, for one HTTP request."""
 
     def __init__(self, active=lambda: True) -> None:
@@ -142,9 +142,12 @@ def _int_param(query: dict, name: str, default: int) -> int:
     if not values:
         return default
     try:
-        return int(values[-1])
+        value = int(values[-1])
     except ValueError:
         raise InvalidRequest(f"{name} must be a whole number", field=name) from None
+    if not 0 <= value < 2**31:
+        raise InvalidRequest(f"{name} must be in 0..{2**31 - 1}", field=name)
+    return value
 
 
 def _float_param(query: dict, name: str, default: float) -> float:
@@ -367,14 +370,14 @@ class _Handler(BaseHTTPRequestHandler):
                     415, "INVALID_ARGUMENT", "send the request with Content-Type: application/json"
                 )
 
-    def _body(self) -> bytes:
+    def _body_size(self) -> int:
         if self.command != "POST":
-            return b""
+            return 0
         length = self.headers.get("Content-Length")
         if length is None:
             if self.headers.get("Transfer-Encoding"):
                 raise HttpRefusal(411, "INVALID_ARGUMENT", "send a Content-Length, not chunks")
-            return b""
+            return 0
         try:
             size = int(length)
         except ValueError:
@@ -385,7 +388,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "RESOURCE_EXHAUSTED",
                 f"request body of {size} bytes is over the limit of {self.server.max_body}",
             )
-        return self.rfile.read(size)
+        return size
 
     def _handle(self, method: str) -> None:
         parts = urlsplit(self.path)
@@ -393,13 +396,16 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             name, args = api.route(method, parts.path)
             self._check_request(name)
-            body = self._body()
-            status, payload = getattr(api, name)(body, parse_qs(parts.query), *args)
+            size = self._body_size()
+            with api.servicer.uploads.reserve(size):  # taken in whole: the budget counts it
+                body = self.rfile.read(size) if size else b""
+                status, payload = getattr(api, name)(body, parse_qs(parts.query), *args)
             self._send(status, payload)
         except HttpRefusal as exc:
             self.close_connection = True
             self._send(exc.status, error_body(exc.code, exc.message), exc.headers)
         except Exception as exc:
+            self.close_connection = True  # the body may be unread (a refused upload)
             code = status_for(exc)
             if not is_expected(exc):
                 logger.exception("unexpected error in %s %s", method, parts.path, exc_info=exc)

@@ -192,9 +192,21 @@ class JobManager:
         max_queue: int = DEFAULT_MAX_QUEUE,
         max_upload: int = DEFAULT_MAX_UPLOAD,
         runner: Runner = run_pipeline,
+        keep_days: float | None = None,
+        max_results_bytes: int | None = None,
+        backends: object | None = None,
     ) -> None:
+        """``keep_days`` and ``max_results_bytes``: finished jobs older than that, and the oldest
+        finished ones beyond that many bytes of results, are deleted (None: kept)."""
         if max_queue < 1:
             raise ConfigError("the queue must hold at least one job", field="max-queue")
+        if keep_days is not None and not keep_days > 0:
+            raise ConfigError("--keep-days must be positive", field="keep-days")
+        if max_results_bytes is not None and max_results_bytes < 0:
+            raise ConfigError("--max-results-gb must not be negative", field="max-results-gb")
+        self.keep_days = keep_days
+        self.max_results_bytes = max_results_bytes
+        self.backends = backends
         self.store = store
         self.guard = PathGuard(media_roots)
         self.jobs_dir = data_dir / "jobs"
@@ -224,6 +236,7 @@ class JobManager:
         self._queue.extend(self.store.ids_in_state(State.QUEUED))
         if self._queue:
             logger.info("%d queued jobs resume", len(self._queue))
+        self.sweep()
         self._thread = threading.Thread(target=self._work, name="sonicvision-worker", daemon=True)
         self._thread.start()
 
@@ -252,6 +265,29 @@ class JobManager:
         with self._cv:
             self._generation += 1
             self._cv.notify_all()
+
+    def sweep(self) -> list[str]:
+        """Retention: finished jobs past ``keep_days``, then the oldest finished ones while the
+        results exceed ``max_results_bytes``. Queued and running jobs are never touched."""
+        finished = self.store.finished_jobs()
+        doomed: list[str] = []
+        if self.keep_days is not None:
+            cutoff = time.time() - self.keep_days * 86400
+            doomed = [job_id for job_id, at, _ in finished if at < cutoff]
+        if self.max_results_bytes is not None:
+            kept = [(job_id, size) for job_id, _, size in finished if job_id not in doomed]
+            total = sum(size for _, size in kept)
+            for job_id, size in kept:
+                if total <= self.max_results_bytes:
+                    break
+                doomed.append(job_id)
+                total -= size
+        for job_id in doomed:
+            _remove_tree(self.jobs_dir / job_id)
+            self.store.delete(job_id)
+        if doomed:
+            logger.info("retention: deleted %d finished jobs and their results", len(doomed))
+        return doomed
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -465,6 +501,10 @@ class JobManager:
                 logger.warning("job %s: bookkeeping failed: %s", job_id, exc)
                 self._give_up(job_id, exc)
             finally:
+                try:
+                    self.sweep()
+                except Exception as exc:  # retention must never stop the worker
+                    logger.warning("retention sweep failed: %s", exc)
                 with self._cv:
                     self._cancel.discard(job_id)
                     self._generation += 1
@@ -486,7 +526,8 @@ class JobManager:
                 timeline = job_dir / "input" / spec.timeline_name
             result_dir.mkdir()  # never reused: a result is written once
             with capture_warnings(reporter):
-                result = self.runner(spec, timeline, result_dir, reporter)
+                warm = {"backends": self.backends} if self.backends is not None else {}
+                result = self.runner(spec, timeline, result_dir, reporter, **warm)
             for note in result.analysis.notes:
                 reporter.warn(note)
             files = record_files(result, result_dir)

@@ -16,6 +16,7 @@ import os
 import stat
 import threading
 import time
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path, PurePath
 
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
 MAX_NAME = 200
+MAX_PATH = 4096
 
 
 class RateLimitedLog:
@@ -98,13 +100,20 @@ class PathGuard:
 
     def contains(self, path: Path) -> bool:
         """Whether ``path``, with every symlink followed, lies under a root."""
-        real = path.resolve()
+        try:
+            real = path.resolve()
+        except (OSError, RuntimeError):  # a name too long, a symlink loop: not ours to read
+            return False
         return any(real == root or real.is_relative_to(root) for root in self.roots)
 
     def _named(self, text: str, field: str) -> Path:
         """A client's path string: absolute, no NUL, no '..', and (followed) under a root."""
-        if not text or "\x00" in text:
-            raise InvalidRequest("path is empty or has a NUL byte", path=repr(text), field=field)
+        if not text or "\x00" in text or len(text) > MAX_PATH:
+            raise InvalidRequest(
+                f"path is empty, longer than {MAX_PATH} characters or has a NUL byte",
+                path=repr(text[:200]),
+                field=field,
+            )
         path = Path(text)
         if not path.is_absolute():
             raise InvalidRequest("path must be absolute (on the server)", path=text, field=field)
@@ -154,8 +163,8 @@ class PathGuard:
         return path
 
     def _hint(self) -> str:
-        roots = ", ".join(str(r) for r in self.roots) or "none"
-        return f"roots: {roots} (add one with --media-root, or map paths with path_maps)"
+        # The roots themselves are the server's business: a client is told how, not where.
+        return "the server's admin adds roots with --media-root; or map paths with path_maps"
 
     @staticmethod
     def _stat(real: Path, text: str, field: str) -> os.stat_result:
@@ -163,6 +172,10 @@ class PathGuard:
             return os.stat(real)
         except FileNotFoundError:
             raise NotFound("no such file on the server", path=text, field=field) from None
+        except OSError as exc:
+            raise InvalidRequest(
+                f"path cannot be read on the server ({exc.strerror})", path=text, field=field
+            ) from None
 
 
 def check_file_name(name: str, field: str) -> str:
@@ -173,11 +186,12 @@ def check_file_name(name: str, field: str) -> str:
         or name in {".", ".."}
         or name.startswith(".")
         or any(c in name for c in "/\\\x00")
-        or any(ord(c) < 32 for c in name)
+        or any(ord(c) < 32 or unicodedata.category(c) in ("Cf", "Cc", "Zl", "Zp") for c in name)
     )
     if bad:
         raise InvalidRequest(
-            "upload file name must be a plain name like 'reel2.otio' (no folders, not hidden)",
+            "upload file name must be a plain name like 'reel2.otio' (no folders, not hidden, "
+            "no control or text-direction characters)",
             path=repr(name),
             field=field,
         )

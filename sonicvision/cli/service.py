@@ -74,6 +74,28 @@ def serve_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tls-key", type=Path, metavar="FILE", help="PEM private key")
     p.add_argument("--max-queue", type=int, default=16, help="waiting jobs before refusing more")
     p.add_argument("--max-upload-mb", type=int, default=256, help="largest timeline upload, in MiB")
+    p.add_argument(
+        "--keep-days",
+        type=float,
+        default=30.0,
+        metavar="DAYS",
+        help="delete finished jobs and their results after this many days (default: %(default)s)",
+    )
+    p.add_argument(
+        "--max-results-gb",
+        type=float,
+        default=100.0,
+        metavar="GB",
+        help="beyond this many GB of results the oldest finished jobs go (default: %(default)s)",
+    )
+    p.add_argument(
+        "--models-gb",
+        type=float,
+        default=24.0,
+        metavar="GB",
+        help="weights kept warm between jobs; the least recently used go first (default: "
+        "%(default)s)",
+    )
     p.add_argument("--json", action="store_true", help="print the bound address as JSON")
 
 
@@ -96,6 +118,9 @@ def cmd_serve(args) -> int:
             max_queue=args.max_queue,
             max_upload=args.max_upload_mb * 1024 * 1024,
             http_port=args.http_port,
+            keep_days=args.keep_days,
+            max_results_bytes=int(args.max_results_gb * 1e9),
+            backend_budget=int(args.models_gb * 1e9),
         ) as port:
             address = format_address(args.host, port)
             http = port.http_port
