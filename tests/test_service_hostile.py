@@ -30,6 +30,7 @@ from service_support import (
     RT,
     TR,
     Gate,
+    make_test_certificate,
     sfx_timeline,
     timeline_with_media,
     wait_serving,
@@ -38,9 +39,11 @@ from service_support import (
 from sonicvision.adapters.errors import TimelineReadError
 from sonicvision.adapters.io import read_timeline
 from sonicvision.adapters.untrusted import json_depth
+from sonicvision.errors import ConfigError
 from sonicvision.server.detect.child import DetectorProcess, DetectorProcessError
 from sonicvision.server.generate.library import INDEX_NAME
 from sonicvision.server.service.app import run_server
+from sonicvision.server.service.backends import BackendTable
 from sonicvision.server.service.client import SonicVisionClient
 from sonicvision.server.service.errors import Cancelled, QueueFull, RemoteError
 from sonicvision.server.service.jobs import JobManager
@@ -497,3 +500,130 @@ def test_m9_uploads_over_the_shared_budget_are_refused_on_both_faces(media, tmp_
             assert client.submit(content=small, filename="c.otio").created
             error = refusal(lambda: client.submit(content=big * 1, filename="b.otio"))
             assert error.code == CODE.RESOURCE_EXHAUSTED
+
+
+# -- the lows: malformed values, what errors say, who failed to log in -------------------------
+
+
+def test_malformed_values_are_invalid_argument_not_internal(server, media):
+    client, _, port = server
+    list_raw = client._channel.unary_unary("/sonicvision.v1.Jobs/ListJobs")
+    for token in ("²", "9" * 40, "-1", "1e3", " 12"):
+        with pytest.raises(grpc.RpcError) as info:
+            list_raw(pb.ListJobsRequest(page_token=token).SerializeToString(), timeout=5)
+        assert info.value.code() == CODE.INVALID_ARGUMENT, token
+    for path in ("/" + "a" * 5000, str(media / ("b" * 300) / "c.otio")):
+        assert refusal(lambda p=path: client.submit(server_path=p)).code in (
+            CODE.INVALID_ARGUMENT,
+            CODE.PERMISSION_DENIED,
+            CODE.NOT_FOUND,
+        )
+        # and never INTERNAL: the two above are the only kinds a long path may get
+    assert refusal(lambda: client.submit(server_path="/" + "a" * 5000)).code == (
+        CODE.INVALID_ARGUMENT
+    )
+    base = f"http://127.0.0.1:{port.http_port}/v1/jobs"
+    for query in ("?page_size=" + "9" * 30, "?page_size=-4"):
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(base + query, timeout=10)
+        assert info.value.code == 400, query
+
+
+@pytest.mark.parametrize("name", ["cut\u202egnp.otio", "a\u2066b.otio", "zero\u200bwidth.otio"])
+def test_upload_names_with_text_direction_or_invisible_characters_are_refused(server, name):
+    client, _, _ = server
+    error = refusal(lambda: client.submit(content=sfx_timeline(), filename=name))
+    assert error.code == CODE.INVALID_ARGUMENT and "text-direction" in error.details
+
+
+def test_errors_name_no_server_root_and_no_existence_outside_roots(server, media, tmp_path):
+    client, _, _ = server
+    (tmp_path / "real.otio").write_bytes(sfx_timeline())
+    real = refusal(lambda: client.submit(server_path=str(tmp_path / "real.otio")))
+    ghost = refusal(lambda: client.submit(server_path=str(tmp_path / "ghost.otio")))
+    assert real.code == ghost.code == CODE.PERMISSION_DENIED
+    assert real.details.replace("real", "ghost") == ghost.details
+    assert str(media) not in real.details
+
+
+def test_bad_port_and_bad_tls_files_are_named_as_such(tmp_path):
+    with pytest.raises(ConfigError, match="not in 0..65535"):
+        with run_server(port=-5, data_dir=tmp_path):
+            pass
+    with pytest.raises(ConfigError, match="not in 0..65535"):
+        with run_server(http_port=70000, data_dir=tmp_path):
+            pass
+    cert, key = make_test_certificate(tmp_path)
+    broken = tmp_path / "broken.pem"
+    broken.write_text("-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n")
+    with pytest.raises(ConfigError, match="TLS certificate or key is not usable"):
+        with run_server(data_dir=tmp_path / "d", tls_cert=broken, tls_key=key):
+            pass
+    with pytest.raises(ConfigError, match="TLS certificate or key is not usable"):
+        with run_server(data_dir=tmp_path / "d", tls_cert=cert, tls_key=cert):
+            pass
+
+
+def test_serve_without_a_media_root_warns_at_start(tmp_path, caplog):
+    with caplog.at_level("WARNING", logger="sonicvision"):
+        with run_server(data_dir=tmp_path):
+            pass
+    assert any("--media-root" in r.getMessage() for r in caplog.records)
+
+
+def test_failed_logins_are_logged_at_a_limited_rate(tmp_path, caplog):
+    with run_server(data_dir=tmp_path, token="s3cret", http_port=0) as port:
+        address = f"127.0.0.1:{port}"
+        wait_serving(address)
+        with caplog.at_level("INFO", logger="sonicvision"):
+            with SonicVisionClient(address, token="wrong", timeout=5) as wrong:
+                for _ in range(40):
+                    assert refusal(wrong.backends).code == CODE.UNAUTHENTICATED
+            for _ in range(40):
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port.http_port}/v1/jobs",
+                    headers={"Authorization": "Bearer wrong"},
+                )
+                with pytest.raises(urllib.error.HTTPError) as info:
+                    urllib.request.urlopen(request, timeout=5)
+                assert info.value.code == 401
+    refused = [
+        r for r in caplog.records if "token" in r.getMessage() and "refused" in r.getMessage()
+    ]
+    assert 1 <= len(refused) <= 2  # one line per face a minute, not one per attempt
+
+
+# -- models stay warm ---------------------------------------------------------------------------
+
+
+def test_jobs_share_warm_backends_and_list_backends_shows_them(server):
+    client, _, _ = server
+    for text in ("knock", "thud"):
+        job = client.wait(client.submit(content=sfx_timeline(text), filename="c.otio").job_id)
+        assert job.state == pb.JOB_STATE_SUCCEEDED
+    rows = {(b.kind, b.name): b for b in client.backends()}
+    assert rows[(pb.BACKEND_KIND_GENERATOR, "procedural")].loaded
+
+
+def test_the_cache_builds_a_spec_once_and_evicts_least_recently_used(monkeypatch):
+    built = []
+
+    class Weights:
+        def __init__(self, spec):
+            self.spec = spec
+            built.append(spec)
+
+    table = BackendTable(budget_bytes=250)
+    monkeypatch.setattr(table, "_build", lambda kind, spec: Weights(spec))
+    monkeypatch.setattr(
+        "sonicvision.server.service.backends.footprint", lambda backend, depth=3: 100
+    )
+    a = table.get("generator", "ldm:/a")
+    assert table.get("generator", "ldm:/a") is a and built == ["ldm:/a"]
+    table.get("generator", "ldm:/b")
+    table.get("generator", "ldm:/a")  # a is now the most recent
+    table.get("generator", "ldm:/c")  # over 250 bytes: b goes, not a
+    assert [r.spec for r in table.resident()] == ["ldm:/a", "ldm:/c"]
+    rows = {(r.kind, r.name): r for r in table.rows()}
+    assert rows[("generator", "ldm:/a")].loaded and ("generator", "ldm:/b") not in rows
+    assert rows[("generator", "ldm")].loaded
