@@ -15,6 +15,7 @@ from sonicvision.server import backends
 from sonicvision.server.options import DEFAULTS, FoleyOptions, Mastering
 
 from .progress import ProgressBars
+from .remote import remote_options, run_remote
 
 
 def _timeline_options(p: argparse.ArgumentParser) -> None:
@@ -155,6 +156,7 @@ def _job_options(p: argparse.ArgumentParser) -> None:
         default=DEFAULTS.mastering.target_lufs,
         help="loudness of each clip (default: %(default)s)",
     )
+    remote_options(p)
 
 
 def _options(args) -> FoleyOptions:
@@ -177,19 +179,29 @@ def _options(args) -> FoleyOptions:
 def _report_job(result, args, title: str) -> int:
     summary = result.summary()
     if args.json:
-        summary["events_list"] = [
-            {
-                "text": e.text,
-                "start_s": round(e.start.to_seconds(), 4),
-                "end_s": round(e.end.to_seconds(), 4),
-                "onscreen": e.onscreen,
-                "origin": e.origin.value,
-                "text_source": e.text_source,
-                "continuous": e.continuous,
-            }
-            for e in result.analysis.events
-        ]
+        summary["events_list"] = _events_list(result)
         summary["clips_list"] = [str(c.path) for c in result.clips]
+    return _print_report(summary, args, title)
+
+
+def _events_list(result) -> list[dict]:
+    return [
+        {
+            "text": e.text,
+            "start_s": round(e.start.to_seconds(), 4),
+            "end_s": round(e.end.to_seconds(), 4),
+            "onscreen": e.onscreen,
+            "origin": e.origin.value,
+            "text_source": e.text_source,
+            "continuous": e.continuous,
+        }
+        for e in result.analysis.events
+    ]
+
+
+def _print_report(summary: dict, args, title: str) -> int:
+    """What a job wrote, as one summary: the same for a local run and a ``--server`` one."""
+    if args.json:
         print(json.dumps(summary, indent=2))
         return 0
     print(
@@ -205,6 +217,8 @@ def _report_job(result, args, title: str) -> int:
 
 
 def _run_job(args, job, title: str) -> int:
+    if args.server:
+        return run_remote(args, title, _options(args), lambda s: _print_report(s, args, title))
     bars = ProgressBars(enabled=not args.json and sys.stderr.isatty())
     try:
         result = job(args.timeline, args.output, _options(args), bars)

@@ -145,8 +145,26 @@ def cmd_serve(args) -> int:
 
 
 def jobs_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", choices=["list", "show", "cancel", "fetch"])
-    p.add_argument("job_id", nargs="?", help="the job (show, cancel, fetch)")
+    p.add_argument("action", choices=["submit", "list", "show", "cancel", "fetch"])
+    p.add_argument(
+        "job_id", nargs="?", help="the job (show, cancel, fetch); submit: the timeline file"
+    )
+    p.add_argument(
+        "--pass",
+        dest="job_pass",
+        default="foley",
+        choices=["foley", "analyze", "render"],
+        help="submit: which pass the server runs (default: %(default)s)",
+    )
+    p.add_argument(
+        "--path-map",
+        action="append",
+        default=[],
+        metavar="FROM=TO",
+        help="submit: name the timeline (and media) by its path on the server",
+    )
+    p.add_argument("--wait", action="store_true", help="submit: wait until the job ends")
+    p.add_argument("--reconnect-s", type=float, default=30.0, help=argparse.SUPPRESS)
     p.add_argument(
         "--server",
         default=os.environ.get(SERVER_ENV, "127.0.0.1:50051"),
@@ -212,14 +230,36 @@ def _show(job) -> None:
         print(f"  warning: {warning}")
 
 
+def _submit(args, client) -> int:
+    """Upload a timeline as a job with the server's default options; print the job."""
+    from sonicvision.server.options import FoleyOptions
+    from sonicvision.server.service.wire import options_message
+
+    from .remote import follow, submit
+
+    args.timeline = Path(args.job_id)
+    options = options_message(FoleyOptions(path_maps=list(args.path_map)))
+    job = submit(args, client, args.job_pass, options).job
+    if args.wait:
+        job = follow(client, job.job_id, lambda *_: None, args.reconnect_s)
+    if args.json:
+        print(json.dumps(_job_dict(job), indent=2))
+    else:
+        _show(job)
+    return 0
+
+
 def cmd_jobs(args) -> int:
     from sonicvision.server.service.client import SonicVisionClient
 
     if args.action != "list" and not args.job_id:
-        raise ConfigError(f"'jobs {args.action}' needs a job id", field="job_id")
+        what = "a timeline file" if args.action == "submit" else "a job id"
+        raise ConfigError(f"'jobs {args.action}' needs {what}", field="job_id")
     with SonicVisionClient(
         args.server, token=_token(args), tls_ca=args.tls_ca, timeout=args.timeout
     ) as client:
+        if args.action == "submit":
+            return _submit(args, client)
         if args.action == "list":
             jobs = client.list(args.state, limit=args.limit)
             if args.json:
