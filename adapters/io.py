@@ -17,6 +17,7 @@ import opentimelineio as otio
 
 from .errors import TimelineReadError, TimelineWriteError
 from .timecode import apply_aaf_facts, apply_edl_facts, parse_rate
+from .untrusted import check_timeline_file
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ def read_timeline(
     adapter = adapter_for(path)
     if adapter != "otiod" and not path.is_file():
         raise TimelineReadError("timeline path is not a regular file", path=path)
+    check_timeline_file(path, adapter)  # size and nesting first: OTIO's readers recurse
     kwargs: dict = {}
     fps = parse_rate(rate)
     if adapter == "cmx_3600":

@@ -83,7 +83,12 @@ class MediaResolver:
         timeline_path: str | Path | None = None,
         media_roots: Sequence[str | Path] = (),
         mappings: Iterable[PathMapping | str] = (),
+        *,
+        confine: bool = False,
     ) -> None:
+        """``confine``: only files under the roots count (symlinks followed); any other path is
+        as good as missing, so a server's answer never tells whether a file exists outside."""
+        self.confine = confine
         self.base = Path(timeline_path).resolve().parent if timeline_path else Path.cwd()
         self.roots = [Path(r) for r in media_roots]
         for root in self.roots:
@@ -99,9 +104,13 @@ class MediaResolver:
         tried: list[str] = []
         for candidate in self.candidates(clip):
             tried.append(str(candidate))
-            if candidate.is_file():
+            if candidate.is_file() and (not self.confine or self._inside(candidate)):
                 return candidate
         raise MediaNotFoundError([(clip.name, tried)])
+
+    def _inside(self, path: Path) -> bool:
+        real = path.resolve()
+        return any(real.is_relative_to(root.resolve()) for root in self.roots)
 
     def candidates(self, clip: otio.schema.Clip) -> list[Path]:
         ref = clip.media_reference

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sonicvision.errors import ConfigError
 
@@ -187,6 +188,20 @@ def help_text(kind: str) -> str:
 def build(kind: str, spec: str) -> object:
     backend, argument = find(kind, spec)
     return backend.build(argument)
+
+
+class Provider(Protocol):
+    """Where a run gets its backends: built fresh (the CLI), or kept warm (the server's cache)."""
+
+    def get(self, kind: str, spec: str) -> Any: ...
+
+
+class _Fresh:
+    def get(self, kind: str, spec: str) -> Any:
+        return build(kind, spec)
+
+
+FRESH: Provider = _Fresh()
 
 
 def build_detector(spec: str):

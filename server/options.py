@@ -45,6 +45,7 @@ class FoleyOptions:
     analysis_width: int = 256  # px: the decoder scales every frame to this width for analysis
     cue_markers: bool = True
     mastering: Mastering = field(default_factory=Mastering)
+    confine_media: bool = False  # media only under media_roots (the server sets it)
 
     def check(self) -> FoleyOptions:
         """Every number in range, or a ConfigError naming the option (CLI and server alike)."""
@@ -94,6 +95,7 @@ class FoleyOptions:
             "rate": self.rate or "",
             "analysis_width": self.analysis_width,
             "cue_markers": self.cue_markers,
+            "confine_media": self.confine_media,
             "target_lufs": self.mastering.target_lufs,
         }
 

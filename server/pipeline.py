@@ -33,7 +33,7 @@ from sonicvision.adapters.tracks import (
 from sonicvision.errors import RenderError
 from sonicvision.events import Origin, Prompt, Shot, SoundClip, SoundEvent
 
-from .backends import build_describer, build_detector, build_generator
+from .backends import FRESH, Provider
 from .detect.base import Detection
 from .detect.worker import DetectionWorker
 from .generate.base import Generator, SoundRequest
@@ -47,6 +47,8 @@ logger = logging.getLogger(__name__)
 RationalTime = otio.opentime.RationalTime
 TimeRange = otio.opentime.TimeRange
 Progress = Callable[[str, int, int], None]
+# A progress callback may also have ``check()``: called for every decoded frame, it raises to
+# stop the run (the server's cancel), so a long shot need not end first.
 
 
 @dataclass
@@ -102,14 +104,15 @@ def find_events(
     resolver: MediaResolver,
     options: FoleyOptions,
     progress: Progress = _quiet,
+    backends: Provider = FRESH,
 ) -> Analysis:
     """Shots, on-screen events (detector + describer) and off-screen prompts, in timeline time."""
     rate = timeline_rate(timeline)
-    detector = build_detector(options.detector)
-    describer = build_describer(options.describer)
+    detector = backends.get("detector", options.detector)
+    describer = backends.get("describer", options.describer)
     # 1. Shots: visible picture, media checked for every clip before any work; one decode.
     # 2. When: per-frame activity, measured from the frames the shot scan decodes, beside it.
-    with DetectionWorker(detector) as detecting:
+    with DetectionWorker(detector, interrupt=getattr(progress, "check", None)) as detecting:
         shot_list = find_shots(
             timeline,
             resolver,
@@ -194,6 +197,7 @@ def render_events(
     progress: Progress = _quiet,
     batch: int = 32,
     notes: list[str] | None = None,
+    backends: Provider = FRESH,
 ) -> list[SoundClip]:
     """Render (in batches, for generators that batch), place and write every event.
 
@@ -201,7 +205,9 @@ def render_events(
     server streams as a job event). Interrupted or failed midway, it leaves no WAV behind.
     """
     rate = timeline_rate(timeline)
-    sounds = _Sounds(build_generator(options.generator), notes if notes is not None else [])
+    sounds = _Sounds(
+        backends.get("generator", options.generator), backends, notes if notes is not None else []
+    )
     requests = [sound_request(e, rate, options.seed * 100_003 + i) for i, e in enumerate(events)]
     clips: list[SoundClip] = []
     try:
@@ -230,8 +236,8 @@ class _Sounds:
     """The generator, and procedural synthesis for what it finds nothing for (a library with
     no match): each fallback is said."""
 
-    def __init__(self, generator: Generator, notes: list[str]) -> None:
-        self.generator, self.notes = generator, notes
+    def __init__(self, generator: Generator, backends: Provider, notes: list[str]) -> None:
+        self.generator, self.backends, self.notes = generator, backends, notes
         self.fallback: Generator | None = None
 
     def say(self, text: str) -> None:
@@ -250,7 +256,7 @@ class _Sounds:
             try:
                 out.append((self.generator.render(request), self.generator.name))
             except RenderError as exc:
-                self.fallback = self.fallback or build_generator("procedural")
+                self.fallback = self.fallback or self.backends.get("generator", "procedural")
                 sound = self.fallback.render(request)
                 self.say(f"{exc}; {event.text!r} rendered by procedural synthesis ({sound.used})")
                 out.append((sound, self.fallback.name))
@@ -327,8 +333,10 @@ def run(
     output: Path,
     options: FoleyOptions,
     progress: Progress = _quiet,
+    backends: Provider = FRESH,
 ) -> FoleyResult:
-    """One pass over one timeline, written next to it (never over it)."""
+    """One pass over one timeline, written next to it (never over it); ``backends`` says
+    where models come from (the server passes its warm cache)."""
     job = PASSES[pass_name]
     started = time.perf_counter()
     # 1. Read the timeline; refuse a bad output path or audio folder before any work.
@@ -340,8 +348,10 @@ def run(
         check_audio_dir(audio_dir)
     # 2. The events: found in the pictures, or read from the markers the editor left.
     if job.finds_events:
-        resolver = MediaResolver(timeline_path, options.media_roots, options.path_maps)
-        analysis = find_events(timeline, resolver, options, progress)
+        resolver = MediaResolver(
+            timeline_path, options.media_roots, options.path_maps, confine=options.confine_media
+        )
+        analysis = find_events(timeline, resolver, options, progress, backends)
     else:
         analysis = cues_from_markers(timeline, options.marker_rule)
     clips: list[SoundClip] = []
@@ -349,7 +359,13 @@ def run(
         # 3. The sounds, placed on their frames.
         if job.renders:
             clips = render_events(
-                analysis.events, timeline, options, audio_dir, progress, notes=analysis.notes
+                analysis.events,
+                timeline,
+                options,
+                audio_dir,
+                progress,
+                notes=analysis.notes,
+                backends=backends,
             )
         # 4. The timeline back: what the editor had, our tracks and (editable) cue markers;
         # relative media paths rebased so the picture stays online in the output's folder.

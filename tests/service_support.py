@@ -85,7 +85,7 @@ class Gate:
     def open(self) -> None:
         self.opened.set()
 
-    def __call__(self, spec, timeline, result_dir, progress):
+    def __call__(self, spec, timeline, result_dir, progress, **kw):
         reached, opened = self.reached, self.opened
         first = True
 
@@ -97,7 +97,7 @@ class Gate:
                 reached.set()
                 opened.wait(RPC_TIMEOUT)
 
-        return run_pipeline(spec, timeline, result_dir, held)
+        return run_pipeline(spec, timeline, result_dir, held, **kw)
 
 
 def make_test_certificate(folder: Path) -> tuple[Path, Path]:

@@ -17,7 +17,7 @@ import opentimelineio as otio
 import pytest
 import soundfile as sf
 from resolve_fake import MUTATING, Resolve
-from service_support import timeline_with_media, wait_serving
+from service_support import make_test_certificate, timeline_with_media, wait_serving
 
 from sonicvision.adapters.tracks import CueMarker, add_sound_tracks
 from sonicvision.events import Origin, SoundClip, SoundEvent
@@ -391,6 +391,31 @@ def test_failed_job_is_a_message_and_nothing_added(tmp_path, server):
     assert not outcome.ok
     assert "failed" in outcome.message and "Nothing was added" in outcome.message
     assert fake.rec.mutating() == ["Export"]
+
+
+def test_remote_mode_reaches_a_tls_server_with_a_ca_and_a_token_file(tmp_path):
+    cert, key = make_test_certificate(tmp_path)
+    (tmp_path / "token.txt").write_text("resolve-token\n")
+    with run_server(
+        data_dir=tmp_path / "data", token="resolve-token", tls_cert=cert, tls_key=key
+    ) as port:
+        text = resolve_export(24.0, 86400, sfx=[("door slam", 24, 24)])
+        base = dict(server=f"localhost:{port}", output_dir=str(tmp_path / "out"))
+        fake = Resolve(export_text=text)
+        secure = svr.Settings(**base, tls_ca=str(cert), token_file=str(tmp_path / "token.txt"))
+        outcome = svr.run(fake, secure, write=lambda t: None)
+        assert outcome.ok, outcome.message
+        ((infos,),) = fake.rec.named("AppendToTimeline")
+        assert Path(infos[0]["mediaPoolItem"].path).is_file()
+        refused = svr.run(
+            Resolve(export_text=text), svr.Settings(**base, tls_ca=str(cert)), write=lambda t: None
+        )
+        assert not refused.ok and "UNAUTHENTICATED" in refused.message
+        (tmp_path / "other").mkdir()
+        other_ca, _ = make_test_certificate(tmp_path / "other")
+        wrong = svr.Settings(**base, tls_ca=str(other_ca), token_file=str(tmp_path / "token.txt"))
+        mistrusted = svr.run(Resolve(export_text=text), wrong, write=lambda t: None)
+        assert not mistrusted.ok and "TLS connection" in mistrusted.message
 
 
 def test_server_down_is_a_message_and_nothing_added(tmp_path):

@@ -412,14 +412,25 @@ def test_uploaded_timeline_cannot_read_media_outside_the_roots(server, media, tm
     client, data = server
     outside = tmp_path / "footage"
     outside.mkdir()
-    stolen = outside / "cup_drop.mp4"
+    stolen = outside / "secret_take.mp4"
     stolen.write_bytes((media / "cup_drop.mp4").read_bytes())
-    content = timeline_with_media(tmp_path / "cut.otio", stolen)
-    reply = client.submit(content=content, filename="cut.otio")
-    job = client.wait(reply.job_id, timeout=RPC_TIMEOUT)
-    assert job.state == pb.JOB_STATE_FAILED
-    assert job.error.code == "PERMISSION_DENIED" and job.error.path == str(stolen)
-    assert not (data / "jobs" / reply.job_id / "result").exists()
+
+    def outcome(path: Path, allow_missing: bool = False) -> pb.Job:
+        content = timeline_with_media(tmp_path / "cut.otio", path)
+        options = pb.FoleyOptions(allow_missing=allow_missing)
+        reply = client.submit(content=content, filename="cut.otio", options=options)
+        job = client.wait(reply.job_id, timeout=RPC_TIMEOUT)
+        assert not (data / "jobs" / reply.job_id / "result").exists() or allow_missing
+        return job
+
+    # a file outside the roots is as good as missing: the answer never says it exists
+    job, missing = outcome(stolen), outcome(outside / "no_such_take.mp4")
+    assert job.state == missing.state == pb.JOB_STATE_FAILED
+    assert job.error.code == missing.error.code == "NOT_FOUND"
+    assert job.error.message.replace("secret", "no_such") == missing.error.message
+    skipped, gone = outcome(stolen, True), outcome(outside / "no_such_take.mp4", True)
+    assert skipped.state == gone.state == pb.JOB_STATE_SUCCEEDED
+    assert skipped.result.onscreen == gone.result.onscreen == 0
     # the same file inside a root is read
     inside = timeline_with_media(tmp_path / "ok.otio", media / "cup_drop.mp4")
     ok = client.wait(client.submit(content=inside, filename="ok.otio").job_id, timeout=RPC_TIMEOUT)

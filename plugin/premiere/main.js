@@ -1,13 +1,15 @@
 "use strict";
 /**
- * The panel's wiring: form values <-> options (remembered in localStorage); the button runs
- * lib/flow.js with the real host (premierepro, fetch, UXP storage) and shows progress.
+ * The panel's wiring: form values <-> options (remembered in localStorage, the token in UXP's
+ * secureStorage only: lib/secrets.js); the button runs lib/flow.js with the real host
+ * (premierepro, fetch, UXP storage) and shows progress.
  * Everything with logic lives in lib/ and is tested under Node with a mocked host.
  */
 
 const { runFoley, summaryText } = require("./lib/flow");
 const { describe } = require("./lib/errors");
 const { DEFAULT_SERVER, readOptions } = require("./lib/request");
+const { tokenStore, withoutToken } = require("./lib/secrets");
 
 const STORE_KEY = "sonicvision.options";
 
@@ -47,14 +49,24 @@ function load(storage) {
   }
 }
 
-/** Bind the form in ``doc`` to ``run(options, onProgress)``; ``storage`` remembers the form. */
-function wire(doc, run, storage) {
+/**
+ * Bind the form in ``doc`` to ``run(options, onProgress)``; ``storage`` remembers the form but
+ * never the token, which goes to ``secrets`` (lib/secrets.js). Returns the click handler; its
+ * ``ready`` promise settles once the remembered token is in the form.
+ */
+function wire(doc, run, storage, secrets = tokenStore(null)) {
   const $ = (id) => doc.getElementById(id);
-  const saved = load(storage);
+  const { rest: saved, token: plaintext } = withoutToken(load(storage));
+  if (plaintext) storage.setItem(STORE_KEY, JSON.stringify(saved)); // scrub an old panel's copy
   $("server").value = saved.server || DEFAULT_SERVER;
   $("pass").value = saved.pass || "foley";
   $("prefix").value = saved.markerPrefix === undefined ? "SFX:" : saved.markerPrefix;
-  $("token").value = saved.token || "";
+  $("token").value = "";
+  const ready = (async () => {
+    if (plaintext) await secrets.save(plaintext);
+    const token = await secrets.load();
+    if (!$("token").value) $("token").value = token;
+  })().catch(() => {});
   let busy = false;
   async function onClick() {
     if (busy) return;
@@ -72,7 +84,9 @@ function wire(doc, run, storage) {
         token: $("token").value,
       };
       const options = readOptions(raw);
-      storage.setItem(STORE_KEY, JSON.stringify(raw));
+      const { rest } = withoutToken(raw);
+      storage.setItem(STORE_KEY, JSON.stringify(rest));
+      await secrets.save(options.token);
       show({ fraction: 0, text: "starting" });
       $("status").textContent = summaryText(await run(options, show));
     } catch (err) {
@@ -84,6 +98,7 @@ function wire(doc, run, storage) {
     }
   }
   $("run").addEventListener("click", onClick);
+  onClick.ready = ready;
   return onClick;
 }
 
@@ -92,7 +107,8 @@ function start() {
   const files = uxpFiles(require("uxp"));
   const run = (options, onProgress) =>
     runFoley({ ppro, fetch: (url, init) => fetch(url, init), files, onProgress }, options);
-  wire(document, run, window.localStorage);
+  const uxp = require("uxp");
+  wire(document, run, window.localStorage, tokenStore(uxp.storage && uxp.storage.secureStorage));
 }
 
 if (typeof document !== "undefined" && typeof window !== "undefined") start();

@@ -84,6 +84,8 @@ class Settings:
 
     server: str = "local"  # "local", or the gRPC address "host:port" of a SonicVision server
     token: str = ""
+    token_file: str = ""  # a file holding the token (kept out of these settings); wins if set
+    tls_ca: str = ""  # the CA certificate (PEM) of a TLS server; "" connects in plaintext
     job_pass: str = "foley"
     marker_prefix: str = "SFX:"
     new_timeline: bool = False  # import the result as a new timeline instead of adding tracks
@@ -102,6 +104,28 @@ class Settings:
         if not self.server.strip():
             raise PluginError("No server given: type 'local' or a server address like host:50051.")
         return self
+
+    def bearer(self) -> str | None:
+        """The token to send: the token file's contents, else the token typed in."""
+        if self.token_file:
+            path = Path(self.token_file).expanduser()
+            try:
+                text = path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise PluginError(f"Cannot read the token file {path}: {exc.strerror}.") from None
+            if not text:
+                raise PluginError(f"The token file {path} is empty.")
+            return text
+        return self.token or None
+
+    def ca_bytes(self) -> bytes | None:
+        if not self.tls_ca:
+            return None
+        path = Path(self.tls_ca).expanduser()
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise PluginError(f"Cannot read the TLS CA file {path}: {exc.strerror}.") from None
 
     @property
     def local(self) -> bool:
@@ -472,7 +496,8 @@ def run_remote(settings: Settings, exported: Path, run_dir: Path, progress: Prog
 
     address = settings.server.strip()
     try:
-        with SonicVisionClient(address, token=settings.token or None, timeout=30) as client:
+        token, ca = settings.bearer(), settings.ca_bytes()
+        with SonicVisionClient(address, token=token, tls_ca=ca, timeout=30) as client:
             kwargs = dict(
                 job_pass=settings.job_pass, options=options_message(_options(settings), "otio")
             )
@@ -493,6 +518,13 @@ def run_remote(settings: Settings, exported: Path, run_dir: Path, progress: Prog
             return Path(client.fetch(reply.job_id, run_dir, timeout=settings.timeout_s).timeline)
     except RemoteError as exc:
         if exc.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            details = exc.details.lower()
+            if settings.tls_ca and any(w in details for w in ("ssl", "handshake", "certificate")):
+                raise PluginError(
+                    f"The TLS connection to {address} failed: is {settings.tls_ca} the CA that "
+                    f"signed the server's certificate, and its name {address.split(':')[0]}? "
+                    f"({exc.details})"
+                ) from None
             raise PluginError(
                 f"The SonicVision server at {address} is not reachable. Start it with "
                 f"'sonicvision serve', or set the server to 'local' to run on this machine. "
@@ -673,7 +705,7 @@ def ask_settings(fusion: Any, bmd: Any, settings: Settings) -> Settings | None:
     dispatcher = bmd.UIDispatcher(ui)
     label = {"Weight": 0.3}
     win = dispatcher.AddWindow(
-        {"ID": "SVFoley", "WindowTitle": "SonicVision Foley", "Geometry": [200, 200, 460, 200]},
+        {"ID": "SVFoley", "WindowTitle": "SonicVision Foley", "Geometry": [200, 200, 460, 260]},
         ui.VGroup(
             [
                 ui.HGroup(
@@ -681,6 +713,20 @@ def ask_settings(fusion: Any, bmd: Any, settings: Settings) -> Settings | None:
                         ui.Label({"Text": "Server", **label}),
                         ui.LineEdit(
                             {"ID": "Server", "Text": settings.server, "PlaceholderText": "local"}
+                        ),
+                    ]
+                ),
+                ui.HGroup(
+                    [
+                        ui.Label({"Text": "Token file", **label}),
+                        ui.LineEdit({"ID": "TokenFile", "Text": settings.token_file}),
+                    ]
+                ),
+                ui.HGroup(
+                    [
+                        ui.Label({"Text": "TLS CA file", **label}),
+                        ui.LineEdit(
+                            {"ID": "TlsCa", "Text": settings.tls_ca, "PlaceholderText": "plaintext"}
                         ),
                     ]
                 ),
@@ -716,6 +762,8 @@ def ask_settings(fusion: Any, bmd: Any, settings: Settings) -> Settings | None:
     def on_run(event) -> None:
         chosen.update(
             server=str(items["Server"].Text).strip() or "local",
+            token_file=str(items["TokenFile"].Text).strip(),
+            tls_ca=str(items["TlsCa"].Text).strip(),
             job_pass=PASSES[int(items["Pass"].CurrentIndex)],
             marker_prefix=str(items["Prefix"].Text),
             new_timeline=bool(items["NewTimeline"].Checked),
@@ -805,6 +853,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--settings", type=Path, help="settings JSON (default: the saved ones)")
     p.add_argument("--server", help="'local' or host:port of a SonicVision server")
+    p.add_argument("--token-file", help="a file holding the server's token")
+    p.add_argument("--tls-ca", help="the TLS server's CA certificate (PEM)")
     p.add_argument("--pass", dest="job_pass", choices=PASSES)
     p.add_argument("--marker-prefix")
     p.add_argument("--new-timeline", action="store_true", default=None)
@@ -827,7 +877,7 @@ def main(
         settings = Settings.load(args.settings)
         overrides = {
             k: getattr(args, k)
-            for k in ("server", "job_pass", "marker_prefix", "new_timeline")
+            for k in ("server", "token_file", "tls_ca", "job_pass", "marker_prefix", "new_timeline")
             if getattr(args, k) is not None
         }
         settings = replace(settings, **overrides).check()

@@ -25,6 +25,8 @@ import struct
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from typing import IO, Any
 
 from sonicvision.errors import SonicVisionError
@@ -34,6 +36,9 @@ from .base import Detection, Detector
 logger = logging.getLogger(__name__)
 
 _POLL_S = 0.5
+# A child that neither takes a frame nor answers for this long is hung (a stuck decoder
+# library, a deadlock): it is killed and the job fails with that reason.
+STALL_S = 60.0
 _HEADER = struct.Struct("<Q")
 
 
@@ -52,7 +57,18 @@ def can_spawn() -> bool:
 class DetectorProcess:
     """A child process running ``detector``'s streams, one clip at a time."""
 
-    def __init__(self, detector: Detector, depth: int = 32) -> None:
+    def __init__(
+        self,
+        detector: Detector,
+        depth: int = 32,
+        *,
+        stall_s: float = STALL_S,
+        interrupt: Callable[[], None] | None = None,
+    ) -> None:
+        """``interrupt`` is called while waiting on the child; it raises to stop (a cancel)."""
+        self._stall_s = stall_s
+        self._interrupt = interrupt
+        self._moved = time.monotonic()  # the last time the child took a message or answered
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)  # what we import, it can
         self._process = subprocess.Popen(
@@ -91,9 +107,11 @@ class DetectorProcess:
 
     def results(self) -> dict[int, Detection]:
         """Every shot's detection, waiting for the last ones; a failed one raises its error."""
+        since = time.monotonic()
         with self._changed:
             while not self._waiting <= self._answers.keys() and not self._ended:
                 self._changed.wait(_POLL_S)
+                self._check_alive(since)
             answers = {i: self._answers[i] for i in self._waiting if i in self._answers}
         if len(answers) < len(self._waiting):
             self._stopped()
@@ -123,6 +141,7 @@ class DetectorProcess:
                     pass  # a sender thread blocked in write finds it closed and ends
 
     def _put(self, message: tuple) -> None:
+        since = time.monotonic()
         while True:
             try:
                 self._outbox.put(message, timeout=_POLL_S)
@@ -130,6 +149,20 @@ class DetectorProcess:
             except queue.Full:
                 if self._process.poll() is not None or not self._sender.is_alive():
                     self._stopped()
+                self._check_alive(since)
+
+    def _check_alive(self, since: float) -> None:
+        """While waiting (since ``since``): a cancel is honoured; a child that stopped is killed."""
+        if self._interrupt is not None:
+            self._interrupt()
+        idle = time.monotonic() - max(self._moved, since)
+        if idle > self._stall_s and self._process.poll() is None:
+            self._process.kill()
+            raise DetectorProcessError(
+                f"the detector's process made no progress for {idle:.0f} s "
+                f"(limit {self._stall_s:g} s); it was stopped",
+                field="detector",
+            )
 
     def _stopped(self) -> None:
         raise DetectorProcessError(
@@ -144,6 +177,7 @@ class DetectorProcess:
         try:
             while (message := self._outbox.get()) is not None:
                 _write(pipe, message)
+                self._moved = time.monotonic()
             pipe.close()
         except (OSError, ValueError) as exc:  # the child went away; _put and results notice
             logger.debug("detector process input closed: %s", exc)
@@ -154,6 +188,7 @@ class DetectorProcess:
         try:
             while (message := _read(pipe)) is not None:
                 kind, index, value = message
+                self._moved = time.monotonic()
                 with self._changed:
                     self._answers[index] = (kind, value)
                     self._changed.notify_all()

@@ -13,7 +13,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from types import TracebackType
 
 import cv2
@@ -24,7 +26,7 @@ from sonicvision.server.frames import MediaInfo
 from sonicvision.server.shots import ClipWatch
 
 from .base import Detection, Detector, FrameStream
-from .child import DetectorProcess, can_spawn
+from .child import STALL_S, DetectorProcess, DetectorProcessError, can_spawn
 
 logger = logging.getLogger(__name__)
 
@@ -37,13 +39,23 @@ class DetectionWorker:
     """Runs ``detector`` on every scanned clip (a :class:`~sonicvision.server.shots.ClipWatcher`).
 
     ``results`` maps a shot's index to its detection's future; a failure in measuring a frame
-    is raised by that shot's future.
+    is raised by that shot's future. ``interrupt`` is called for every frame and while waiting
+    on the detector; it raises to stop the run (a cancelled job stops inside a long shot).
+    A detector that takes no frame for ``stall_s`` seconds fails the run.
     """
 
     def __init__(
-        self, detector: Detector, depth: int = 32, child_from_s: float | None = CHILD_FROM_S
+        self,
+        detector: Detector,
+        depth: int = 32,
+        child_from_s: float | None = CHILD_FROM_S,
+        *,
+        interrupt: Callable[[], None] | None = None,
+        stall_s: float = STALL_S,
     ) -> None:
         self.detector = detector
+        self.interrupt = interrupt or _carry_on
+        self.stall_s = stall_s
         self.results: dict[int, Future[Detection]] = {}
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect")
         self._room = threading.BoundedSemaphore(depth)
@@ -57,7 +69,7 @@ class DetectionWorker:
         rate = float(info.rate_exact)
         child = self._child_for(count / rate if rate > 0 else 0.0)
         if child is not None:
-            return _ChildWatch(child, child.stream(rate), first)
+            return _ChildWatch(child, child.stream(rate), first, self.interrupt)
         return _ClipWatch(self, self.detector.stream(rate), first)
 
     def _child_for(self, seconds: float) -> DetectorProcess | None:
@@ -71,7 +83,9 @@ class DetectionWorker:
         if copy is None or (os.cpu_count() or 1) < 2 or not can_spawn():
             return None
         try:
-            self._child = DetectorProcess(copy, self._depth)
+            self._child = DetectorProcess(
+                copy, self._depth, stall_s=self.stall_s, interrupt=self.interrupt
+            )
         except (OSError, RuntimeError) as exc:  # no processes here: threads do the same work
             logger.warning("detection stays in this process: %s", exc)
         return self._child
@@ -86,14 +100,19 @@ class DetectionWorker:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=error is not None)
+        # After an error a hung detector thread is left behind rather than waited for.
+        self._pool.shutdown(wait=error is None, cancel_futures=error is not None)
         if self._child is not None:
             self._child.close(wait=error is None)
         _opencv_threads.leave()
 
     def collect(self) -> dict[int, Detection]:
         """Every shot's detection, waiting for the last ones."""
-        out = {index: future.result() for index, future in self.results.items()}
+        out = {}
+        for index, future in self.results.items():
+            while not wait([future], timeout=0.5).done:
+                self.interrupt()
+            out[index] = future.result()
         if self._child is not None:
             out.update(self._child.results())
         return out
@@ -102,10 +121,14 @@ class DetectionWorker:
 class _ChildWatch:
     """One clip's stream in the child process."""
 
-    def __init__(self, child: DetectorProcess, stream: int, first: int) -> None:
+    def __init__(
+        self, child: DetectorProcess, stream: int, first: int, interrupt: Callable[[], None]
+    ) -> None:
         self.child, self.stream, self.first = child, stream, first
+        self.interrupt = interrupt
 
     def frame(self, picture: np.ndarray) -> None:
+        self.interrupt()
         self.child.frame(self.stream, picture)
 
     def shot(self, shot: Shot, before: int = 0, after: int = 0) -> None:
@@ -122,8 +145,17 @@ class _ClipWatch:
         self.failed: BaseException | None = None
 
     def frame(self, picture: np.ndarray) -> None:
-        self.worker._room.acquire()  # blocks while `depth` frames wait: bounded memory
-        self.worker._pool.submit(self._push, picture)
+        worker = self.worker
+        worker.interrupt()
+        since = time.monotonic()
+        while not worker._room.acquire(timeout=0.5):  # `depth` frames wait: bounded memory
+            worker.interrupt()
+            if time.monotonic() - since > worker.stall_s:
+                raise DetectorProcessError(
+                    f"the detector took no frame for {worker.stall_s:g} s; stopped waiting",
+                    field="detector",
+                )
+        worker._pool.submit(self._push, picture)
 
     def shot(self, shot: Shot, before: int = 0, after: int = 0) -> None:
         if shot.frame_count < 2:
@@ -146,6 +178,10 @@ class _ClipWatch:
         if self.failed is not None:
             raise self.failed
         return self.stream.shot(first, count, before, after)
+
+
+def _carry_on() -> None:
+    return None
 
 
 class _OpenCVThreads:

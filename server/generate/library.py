@@ -102,8 +102,9 @@ def _probe(path: Path, relpath: str) -> dict:
 
 
 def default_index_path(root: Path, cache_dir: Path | None = None) -> Path:
-    """``<root>/.sonicvision-index.json`` when the library is writable, else a cache folder."""
-    if os.access(root, os.W_OK):
+    """``<root>/.sonicvision-index.json`` when the library is writable, else a cache folder;
+    a ``cache_dir`` given (the server's data folder) always wins: nothing written into roots."""
+    if cache_dir is None and os.access(root, os.W_OK):
         return root / INDEX_NAME
     base = cache_dir
     if base is None:
@@ -190,12 +191,16 @@ class LibraryGenerator(Generator):
         return stats
 
     def _audio_files(self) -> list[Path]:
+        """Sound files under the root; a symlink that leads out of it is not the library's."""
         found: list[Path] = []
+        real_root = self.root.resolve()
         for dirpath, dirnames, filenames in os.walk(self.root):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for name in sorted(filenames):
+                path = Path(dirpath) / name
                 if not name.startswith(".") and Path(name).suffix.lower() in AUDIO_SUFFIXES:
-                    found.append(Path(dirpath) / name)
+                    if path.resolve().is_relative_to(real_root):
+                        found.append(path)
         return found
 
     def _load_index(self) -> dict[str, dict]:

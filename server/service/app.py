@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import ssl
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent import futures
@@ -21,7 +22,9 @@ from grpc_reflection.v1alpha import reflection
 
 from sonicvision.errors import ConfigError
 
-from .backends import BackendTable
+from .backends import DEFAULT_BUDGET, BackendTable
+from .http import IDLE_S as HTTP_IDLE_S
+from .http import MAX_CONNECTIONS as HTTP_MAX_CONNECTIONS
 from .jobs import DEFAULT_MAX_QUEUE, DEFAULT_MAX_UPLOAD, JobManager
 from .security import StrictDecoding, TokenAuth, check_bind
 from .servicer import SERVICE_NAME, JobsServicer, add_to_server
@@ -57,6 +60,27 @@ class BoundPorts(int):
         bound = super().__new__(cls, port)
         bound.http_port = http_port
         return bound
+
+
+def check_port(port: int, field: str) -> None:
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"port {port} is not in 0..65535 (0: any free port)", field=field)
+
+
+def check_tls_files(cert: str | Path, key: str | Path) -> None:
+    """Load the pair once with Python's ssl, so a bad file is named as such, not 'cannot bind'."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(str(cert), str(key))
+    except FileNotFoundError as exc:
+        raise ConfigError("TLS certificate or key file not found", path=exc.filename) from None
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"TLS certificate or key is not usable (PEM certificate chain and its private key "
+            f"expected): {exc}",
+            path=cert,
+            field="tls-cert",
+        ) from None
 
 
 def _read(path: str | Path, what: str) -> bytes:
@@ -112,15 +136,34 @@ def run_server(
     runner: Runner = run_pipeline,
     grace_s: float = 2.0,
     http_port: int | None = None,
+    max_streams: int | None = None,
+    http_idle_s: float = HTTP_IDLE_S,
+    http_max_connections: int = HTTP_MAX_CONNECTIONS,
+    keep_days: float | None = None,
+    max_results_bytes: int | None = None,
+    backend_budget: int = DEFAULT_BUDGET,
+    upload_budget: int | None = None,
 ) -> Iterator[int]:
     """Serve the Jobs API on ``host:port`` (0: any free port); yields the bound port.
 
     With ``http_port`` the same jobs are also served as HTTP/JSON (``http.py``) on that port
     of the same host, under the same token and TLS; the yielded port's ``http_port`` says where.
+    At most ``max_streams`` (default: half the RPC threads) watch or fetch streams are open at
+    once, so unary calls and health checks always find a thread.
     """
     if (tls_cert is None) != (tls_key is None):
         raise ConfigError("TLS needs both a certificate and its key", field="tls-cert")
+    check_port(port, "port")
+    if http_port is not None:
+        check_port(http_port, "http-port")
     check_bind(host, tls=tls_cert is not None, token=token)
+    if tls_cert is not None:
+        check_tls_files(tls_cert, tls_key)
+    if not media_roots:
+        logger.warning(
+            "no --media-root: this server reads no media, so every job that needs pictures "
+            "is refused; give the folders it may read with --media-root DIR"
+        )
     if max_upload < 1:
         raise ConfigError("the upload limit must be positive", field="max-upload")
     data = Path(data_dir) if data_dir is not None else default_data_dir()
@@ -129,10 +172,18 @@ def run_server(
         stack.enter_context(_data_lock(data))
         store = JobStore(data / "jobs.sqlite3")
         stack.callback(store.close)
+        backends = BackendTable(budget_bytes=backend_budget, data_dir=data)
         jobs = JobManager(
-            store, data, media_roots, max_queue=max_queue, max_upload=max_upload, runner=runner
+            store,
+            data,
+            media_roots,
+            max_queue=max_queue,
+            max_upload=max_upload,
+            runner=runner,
+            keep_days=keep_days,
+            max_results_bytes=max_results_bytes,
+            backends=backends,
         )
-        backends = BackendTable()
         probe = health.HealthServicer()
         for name in ("", SERVICE_NAME):
             probe.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -147,7 +198,13 @@ def run_server(
                 ("grpc.so_reuseport", 0),  # a second server on the same port must fail
             ],
         )
-        servicer = JobsServicer(jobs, backends)
+        streams = max_streams if max_streams is not None else max(1, max_workers // 2)
+        servicer = JobsServicer(
+            jobs,
+            backends,
+            max_streams=min(streams, max_workers - 1) or 1,
+            upload_budget=upload_budget,
+        )
         add_to_server(servicer, server)
         health_pb2_grpc.add_HealthServicer_to_server(probe, server)
         reflection.enable_server_reflection(
@@ -185,7 +242,14 @@ def run_server(
 
             http_bound = stack.enter_context(
                 serve_http(
-                    servicer, host, http_port, token=token, tls_cert=tls_cert, tls_key=tls_key
+                    servicer,
+                    host,
+                    http_port,
+                    token=token,
+                    tls_cert=tls_cert,
+                    tls_key=tls_key,
+                    idle_s=http_idle_s,
+                    max_connections=http_max_connections,
                 )
             )
         threading.Thread(

@@ -213,6 +213,15 @@ class SonicVisionClient:
             shutil.rmtree(staging, ignore_errors=True)
 
 
+def receive(
+    client: SonicVisionClient, job_id: str, staging: Path, timeout: float | None = None
+) -> list[pb.ResultFile]:
+    """A succeeded job's files, as the server names them, written and checked under
+    ``staging``; the caller decides where they go (``fetch`` and ``foley --server`` differ)."""
+    request = pb.FetchResultRequest(job_id=job_id, mode=pb.FETCH_MODE_BYTES)
+    return _receive(client._stream(client._stub.FetchResult, request, timeout), staging)
+
+
 def _receive(stream: Iterator[pb.ResultChunk], staging: Path) -> list[pb.ResultFile]:
     """Write each streamed file under ``staging``; check its size and checksum."""
     files: list[pb.ResultFile] = []

@@ -40,8 +40,8 @@ from sonicvision.errors import ConfigError
 from sonicvision.v1 import jobs_pb2 as pb
 
 from .errors import InvalidRequest, JobNotFound, ResultDamaged, is_expected, message_for, status_for
-from .security import check_bind, is_loopback
-from .servicer import JobsServicer, _file_chunks
+from .security import RateLimitedLog, check_bind, is_loopback
+from .servicer import JobsServicer, _file_chunks, _HttpContext
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,8 @@ DEFAULT_HTTP_PORT = 50052
 MAX_WAIT_S = 30.0
 DEFAULT_WAIT_S = 10.0
 TLS_HANDSHAKE_S = 10.0
+IDLE_S = 20.0  # a connection that sends nothing for this long is closed (each holds a thread)
+MAX_CONNECTIONS = 64  # beyond this many open connections a new one is closed at once
 HEADROOM = 1024 * 1024  # JSON around the base64 upload
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 
@@ -89,7 +91,7 @@ class HttpRefusal(Exception):
         self.headers = headers or {}
 
 
-class _Call:
+class _Call(_HttpContext):
     """What a servicer method asks of its gRPC context, for one HTTP request."""
 
     def __init__(self, active=lambda: True) -> None:
@@ -140,9 +142,12 @@ def _int_param(query: dict, name: str, default: int) -> int:
     if not values:
         return default
     try:
-        return int(values[-1])
+        value = int(values[-1])
     except ValueError:
         raise InvalidRequest(f"{name} must be a whole number", field=name) from None
+    if not 0 <= value < 2**31:
+        raise InvalidRequest(f"{name} must be in 0..{2**31 - 1}", field=name)
+    return value
 
 
 def _float_param(query: dict, name: str, default: float) -> float:
@@ -304,10 +309,10 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "SonicVision"
 
     def setup(self) -> None:
+        self.timeout = self.server.idle_s  # StreamRequestHandler sets it on the socket
         if isinstance(self.request, ssl.SSLSocket):  # handshake here, not in the accept loop
-            self.request.settimeout(TLS_HANDSHAKE_S)
+            self.request.settimeout(min(TLS_HANDSHAKE_S, self.server.idle_s))
             self.request.do_handshake()
-            self.request.settimeout(None)
         super().setup()
 
     def log_message(self, format: str, *args) -> None:
@@ -351,6 +356,7 @@ class _Handler(BaseHTTPRequestHandler):
             given = self.headers.get("Authorization", "")
             if not hmac.compare_digest(given.encode(), config.token_header):
                 reason = "missing" if not given else "wrong"
+                config.refusals.note(self.path.split("?")[0][:100], reason)
                 raise HttpRefusal(
                     401,
                     "UNAUTHENTICATED",
@@ -364,14 +370,14 @@ class _Handler(BaseHTTPRequestHandler):
                     415, "INVALID_ARGUMENT", "send the request with Content-Type: application/json"
                 )
 
-    def _body(self) -> bytes:
+    def _body_size(self) -> int:
         if self.command != "POST":
-            return b""
+            return 0
         length = self.headers.get("Content-Length")
         if length is None:
             if self.headers.get("Transfer-Encoding"):
                 raise HttpRefusal(411, "INVALID_ARGUMENT", "send a Content-Length, not chunks")
-            return b""
+            return 0
         try:
             size = int(length)
         except ValueError:
@@ -382,7 +388,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "RESOURCE_EXHAUSTED",
                 f"request body of {size} bytes is over the limit of {self.server.max_body}",
             )
-        return self.rfile.read(size)
+        return size
 
     def _handle(self, method: str) -> None:
         parts = urlsplit(self.path)
@@ -390,13 +396,16 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             name, args = api.route(method, parts.path)
             self._check_request(name)
-            body = self._body()
-            status, payload = getattr(api, name)(body, parse_qs(parts.query), *args)
+            size = self._body_size()
+            with api.servicer.uploads.reserve(size):  # taken in whole: the budget counts it
+                body = self.rfile.read(size) if size else b""
+                status, payload = getattr(api, name)(body, parse_qs(parts.query), *args)
             self._send(status, payload)
         except HttpRefusal as exc:
             self.close_connection = True
             self._send(exc.status, error_body(exc.code, exc.message), exc.headers)
         except Exception as exc:
+            self.close_connection = True  # the body may be unread (a refused upload)
             code = status_for(exc)
             if not is_expected(exc):
                 logger.exception("unexpected error in %s %s", method, parts.path, exc_info=exc)
@@ -406,14 +415,46 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True  # a long poll must not hold the server open at shutdown
 
-    def __init__(self, address, api: JobsHttp, *, token: str | None, loopback: bool) -> None:
+    def __init__(
+        self,
+        address,
+        api: JobsHttp,
+        *,
+        token: str | None,
+        loopback: bool,
+        idle_s: float = IDLE_S,
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
         host = address[0]
+        self.idle_s = idle_s
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._refused = RateLimitedLog(logger, "HTTP connections refused: %d open already")
+        self.refusals = RateLimitedLog(logger, "refused HTTP %s: %s token")
+        self._max_connections = max_connections
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         super().__init__(address, _Handler)
         self.api = api
         self.loopback = loopback
         self.token_header = f"Bearer {token}".encode() if token else b""
         self.max_body = api.servicer.jobs.max_upload * 4 // 3 + 4 + HEADROOM
+
+    def process_request(self, request, client_address) -> None:
+        """A thread per connection, up to the cap; beyond it the connection is closed at once."""
+        if not self._slots.acquire(blocking=False):
+            self._refused.note(self._max_connections)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     def handle_error(self, request, client_address) -> None:
         """A client that hangs up or fails the TLS handshake is its own problem: no traceback."""
@@ -429,6 +470,8 @@ def serve_http(
     token: str | None = None,
     tls_cert: str | Path | None = None,
     tls_key: str | Path | None = None,
+    idle_s: float = IDLE_S,
+    max_connections: int = MAX_CONNECTIONS,
 ) -> Iterator[int]:
     """Serve the HTTP/JSON face of ``servicer`` on ``host:port``; yields the bound port."""
     if (tls_cert is None) != (tls_key is None):
@@ -440,6 +483,8 @@ def serve_http(
             JobsHttp(servicer),
             token=token,
             loopback=is_loopback(host),
+            idle_s=idle_s,
+            max_connections=max_connections,
         )
     except OSError as exc:
         raise ConfigError(

@@ -25,7 +25,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from sonicvision.adapters.io import read_timeline
+from sonicvision.adapters.errors import TimelineReadError
+from sonicvision.adapters.io import adapter_for
+from sonicvision.adapters.untrusted import check_timeline_file
 from sonicvision.errors import ConfigError
 from sonicvision.server.pipeline import FoleyResult
 
@@ -76,6 +78,10 @@ class Reporter:
         if changed or now - self._last >= self.MIN_INTERVAL_S:
             self._last = now
             self.manager.record(self.job_id, counts)
+
+    def check(self) -> None:
+        """Called by the pipeline for every decoded frame: a cancel stops the job within it."""
+        self.manager.check_continue(self.job_id)
 
     def warn(self, text: str) -> None:
         if text and text not in self._warned:
@@ -158,6 +164,14 @@ def _error_info(exc: BaseException) -> ErrorInfo:
     )
 
 
+def precheck(timeline: Path, shown: str) -> None:
+    """Size, nesting and archive checks, with errors naming the file as the client did."""
+    try:
+        check_timeline_file(timeline, adapter_for(timeline), name=shown)
+    except TimelineReadError as exc:
+        raise TimelineReadError(exc.message, path=shown, field=exc.field) from None
+
+
 def _remove_tree(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
@@ -165,6 +179,9 @@ def _remove_tree(path: Path) -> None:
 
 class JobManager:
     """Submit, cancel, watch and fetch jobs; one worker thread runs them in order."""
+
+    WRITE_TRIES = 4
+    RETRY_S = 0.25
 
     def __init__(
         self,
@@ -175,9 +192,21 @@ class JobManager:
         max_queue: int = DEFAULT_MAX_QUEUE,
         max_upload: int = DEFAULT_MAX_UPLOAD,
         runner: Runner = run_pipeline,
+        keep_days: float | None = None,
+        max_results_bytes: int | None = None,
+        backends: object | None = None,
     ) -> None:
+        """``keep_days`` and ``max_results_bytes``: finished jobs older than that, and the oldest
+        finished ones beyond that many bytes of results, are deleted (None: kept)."""
         if max_queue < 1:
             raise ConfigError("the queue must hold at least one job", field="max-queue")
+        if keep_days is not None and not keep_days > 0:
+            raise ConfigError("--keep-days must be positive", field="keep-days")
+        if max_results_bytes is not None and max_results_bytes < 0:
+            raise ConfigError("--max-results-gb must not be negative", field="max-results-gb")
+        self.keep_days = keep_days
+        self.max_results_bytes = max_results_bytes
+        self.backends = backends
         self.store = store
         self.guard = PathGuard(media_roots)
         self.jobs_dir = data_dir / "jobs"
@@ -207,6 +236,7 @@ class JobManager:
         self._queue.extend(self.store.ids_in_state(State.QUEUED))
         if self._queue:
             logger.info("%d queued jobs resume", len(self._queue))
+        self.sweep()
         self._thread = threading.Thread(target=self._work, name="sonicvision-worker", daemon=True)
         self._thread.start()
 
@@ -236,6 +266,29 @@ class JobManager:
             self._generation += 1
             self._cv.notify_all()
 
+    def sweep(self) -> list[str]:
+        """Retention: finished jobs past ``keep_days``, then the oldest finished ones while the
+        results exceed ``max_results_bytes``. Queued and running jobs are never touched."""
+        finished = self.store.finished_jobs()
+        doomed: list[str] = []
+        if self.keep_days is not None:
+            cutoff = time.time() - self.keep_days * 86400
+            doomed = [job_id for job_id, at, _ in finished if at < cutoff]
+        if self.max_results_bytes is not None:
+            kept = [(job_id, size) for job_id, _, size in finished if job_id not in doomed]
+            total = sum(size for _, size in kept)
+            for job_id, size in kept:
+                if total <= self.max_results_bytes:
+                    break
+                doomed.append(job_id)
+                total -= size
+        for job_id in doomed:
+            _remove_tree(self.jobs_dir / job_id)
+            self.store.delete(job_id)
+        if doomed:
+            logger.info("retention: deleted %d finished jobs and their results", len(doomed))
+        return doomed
+
     # -- requests ---------------------------------------------------------------------------
 
     def submit(
@@ -262,7 +315,8 @@ class JobManager:
         staged = self._stage(spec.timeline_name, upload) if upload is not None else None
         try:
             timeline = staged / "input" / spec.timeline_name if staged else Path(spec.server_path)
-            read_timeline(timeline, rate=spec.options.rate)  # refuse a bad file now, not later
+            # Cheap structural checks here; OTIO parses it in the worker, never in an RPC thread.
+            precheck(timeline, spec.timeline_name if staged else spec.server_path)
             with self._cv:
                 if existing := self._existing(idempotency_key, fingerprint):
                     return existing, False
@@ -407,6 +461,18 @@ class JobManager:
 
     # -- the worker -------------------------------------------------------------------------
 
+    def _redact(self, info: ErrorInfo) -> ErrorInfo:
+        """No server folder in what a client reads: a job's own files by their names only."""
+
+        def clean(text: str) -> str:
+            for folder in (self.jobs_dir, self.staging_dir):
+                for form in {str(folder), str(folder.resolve())}:
+                    text = re.sub(re.escape(form) + r"/[0-9a-f]{16}/(?:input|result)/", "", text)
+                    text = text.replace(form, "<server data>")
+            return text
+
+        return dataclasses.replace(info, message=clean(info.message), path=clean(info.path))
+
     def check_continue(self, job_id: str) -> None:
         """Raised out of the pipeline's progress callback: the only way a job stops early."""
         if self._stopping:
@@ -426,14 +492,19 @@ class JobManager:
                 if self._stopping:
                     return
                 job_id = self._queue.popleft()
-                self.store.start(job_id)
                 self._generation += 1
                 self._cv.notify_all()
             try:
+                self._retry(lambda j=job_id: self.store.start(j), job_id, "start")
                 self._run(job_id)
-            except Exception:
-                logger.exception("job %s: bookkeeping failed", job_id)
+            except Exception as exc:
+                logger.warning("job %s: bookkeeping failed: %s", job_id, exc)
+                self._give_up(job_id, exc)
             finally:
+                try:
+                    self.sweep()
+                except Exception as exc:  # retention must never stop the worker
+                    logger.warning("retention sweep failed: %s", exc)
                 with self._cv:
                     self._cancel.discard(job_id)
                     self._generation += 1
@@ -455,20 +526,69 @@ class JobManager:
                 timeline = job_dir / "input" / spec.timeline_name
             result_dir.mkdir()  # never reused: a result is written once
             with capture_warnings(reporter):
-                result = self.runner(spec, timeline, result_dir, reporter)
+                warm = {"backends": self.backends} if self.backends is not None else {}
+                result = self.runner(spec, timeline, result_dir, reporter, **warm)
             for note in result.analysis.notes:
                 reporter.warn(note)
             files = record_files(result, result_dir)
             counts = JobProgress("done", 1, 1, len(result.analysis.events), len(result.clips))
-            self.store.finish(
-                job_id, State.SUCCEEDED, summary=_summary(result), files=files, progress=counts
+        except Exception as exc:
+            self._failed(job_id, exc, result_dir, reporter)
+            return
+        try:
+            self._retry(
+                lambda: self.store.finish(
+                    job_id, State.SUCCEEDED, summary=_summary(result), files=files, progress=counts
+                ),
+                job_id,
+                "finish",
             )
-            logger.info("job %s succeeded in %.2f s", job_id, time.monotonic() - started)
         except Exception as exc:
             _remove_tree(result_dir)
-            state = State.CANCELLED if isinstance(exc, Cancelled) else State.FAILED
-            if is_expected(exc):
-                logger.warning("job %s %s: %s", job_id, state.value, exc)
-            else:
-                logger.exception("job %s failed unexpectedly", job_id)
-            self.store.finish(job_id, state, error=_error_info(exc), progress=reporter.counts)
+            self._give_up(job_id, exc)
+            return
+        logger.info("job %s succeeded in %.2f s", job_id, time.monotonic() - started)
+
+    def _failed(self, job_id: str, exc: Exception, result_dir: Path, reporter: Reporter) -> None:
+        """A job the pipeline stopped: its partial result removed, its reason recorded."""
+        _remove_tree(result_dir)
+        state = State.CANCELLED if isinstance(exc, Cancelled) else State.FAILED
+        if is_expected(exc):
+            logger.warning("job %s %s: %s", job_id, state.value, exc)
+        else:
+            logger.error("job %s failed unexpectedly", job_id, exc_info=exc)
+        error = self._redact(_error_info(exc))
+        try:
+            self._retry(
+                lambda: self.store.finish(job_id, state, error=error, progress=reporter.counts),
+                job_id,
+                "finish",
+            )
+        except Exception as again:
+            self._give_up(job_id, again)
+
+    def _retry(self, write: Callable[[], object], job_id: str, what: str) -> None:
+        """A store write tried a few times: a locked database or a full disk may clear."""
+        for attempt in range(self.WRITE_TRIES):
+            try:
+                write()
+                return
+            except Exception as exc:
+                if attempt + 1 == self.WRITE_TRIES:
+                    raise
+                logger.warning("job %s: %s not recorded (%s); retrying", job_id, what, exc)
+                time.sleep(self.RETRY_S * 2**attempt)
+
+    def _give_up(self, job_id: str, exc: BaseException) -> None:
+        """The job's end could not be recorded as it was: record it as failed, saying why."""
+        error = ErrorInfo(
+            "INTERNAL",
+            f"the server could not record the job's end ({type(exc).__name__}: "
+            f"{self._redact(ErrorInfo('', str(exc))).message}); submit it again",
+        )
+        try:
+            self._retry(
+                lambda: self.store.finish(job_id, State.FAILED, error=error), job_id, "failure"
+            )
+        except Exception:
+            logger.exception("job %s: its end cannot be recorded; it stays running", job_id)

@@ -11,8 +11,12 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import math
 import os
 import stat
+import threading
+import time
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path, PurePath
 
@@ -26,6 +30,39 @@ logger = logging.getLogger(__name__)
 
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
 MAX_NAME = 200
+MAX_PATH = 4096
+
+
+class RateLimitedLog:
+    """A repeated event logged once per interval, with how often it happened meanwhile.
+
+    Failed logins and refused connections come as fast as an attacker sends them; one line a
+    minute says the same without filling the disk.
+    """
+
+    def __init__(
+        self,
+        log: logging.Logger,
+        message: str,
+        interval_s: float = 60.0,
+        level: int = logging.WARNING,
+    ) -> None:
+        self._log, self._message, self._interval, self._level = log, message, interval_s, level
+        self._lock = threading.Lock()
+        self._last = -math.inf
+        self._suppressed = 0
+
+    def note(self, *args) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last < self._interval:
+                self._suppressed += 1
+                return
+            suppressed, self._suppressed, self._last = self._suppressed, 0, now
+        text = self._message % args
+        if suppressed:
+            text += f" (and {suppressed} more in the last {self._interval:.0f} s)"
+        self._log.log(self._level, text)
 
 
 def is_loopback(host: str) -> bool:
@@ -63,13 +100,20 @@ class PathGuard:
 
     def contains(self, path: Path) -> bool:
         """Whether ``path``, with every symlink followed, lies under a root."""
-        real = path.resolve()
+        try:
+            real = path.resolve()
+        except (OSError, RuntimeError):  # a name too long, a symlink loop: not ours to read
+            return False
         return any(real == root or real.is_relative_to(root) for root in self.roots)
 
     def _named(self, text: str, field: str) -> Path:
         """A client's path string: absolute, no NUL, no '..', and (followed) under a root."""
-        if not text or "\x00" in text:
-            raise InvalidRequest("path is empty or has a NUL byte", path=repr(text), field=field)
+        if not text or "\x00" in text or len(text) > MAX_PATH:
+            raise InvalidRequest(
+                f"path is empty, longer than {MAX_PATH} characters or has a NUL byte",
+                path=repr(text[:200]),
+                field=field,
+            )
         path = Path(text)
         if not path.is_absolute():
             raise InvalidRequest("path must be absolute (on the server)", path=text, field=field)
@@ -119,8 +163,8 @@ class PathGuard:
         return path
 
     def _hint(self) -> str:
-        roots = ", ".join(str(r) for r in self.roots) or "none"
-        return f"roots: {roots} (add one with --media-root, or map paths with path_maps)"
+        # The roots themselves are the server's business: a client is told how, not where.
+        return "the server's admin adds roots with --media-root; or map paths with path_maps"
 
     @staticmethod
     def _stat(real: Path, text: str, field: str) -> os.stat_result:
@@ -128,6 +172,10 @@ class PathGuard:
             return os.stat(real)
         except FileNotFoundError:
             raise NotFound("no such file on the server", path=text, field=field) from None
+        except OSError as exc:
+            raise InvalidRequest(
+                f"path cannot be read on the server ({exc.strerror})", path=text, field=field
+            ) from None
 
 
 def check_file_name(name: str, field: str) -> str:
@@ -138,11 +186,12 @@ def check_file_name(name: str, field: str) -> str:
         or name in {".", ".."}
         or name.startswith(".")
         or any(c in name for c in "/\\\x00")
-        or any(ord(c) < 32 for c in name)
+        or any(ord(c) < 32 or unicodedata.category(c) in ("Cf", "Cc", "Zl", "Zp") for c in name)
     )
     if bad:
         raise InvalidRequest(
-            "upload file name must be a plain name like 'reel2.otio' (no folders, not hidden)",
+            "upload file name must be a plain name like 'reel2.otio' (no folders, not hidden, "
+            "no control or text-direction characters)",
             path=repr(name),
             field=field,
         )
@@ -173,6 +222,7 @@ class TokenAuth(grpc.ServerInterceptor):
 
     def __init__(self, token: str) -> None:
         self._expected = f"Bearer {token}".encode()
+        self._refusals = RateLimitedLog(logger, "refused a call (%s): %s token")
 
     def intercept_service(self, continuation, details):
         handler = continuation(details)
@@ -182,7 +232,7 @@ class TokenAuth(grpc.ServerInterceptor):
         if isinstance(given, str) and hmac.compare_digest(given.encode(), self._expected):
             return handler
         reason = "missing" if not given else "wrong"
-        logger.info("refused %s: %s token", details.method, reason)
+        self._refusals.note(details.method, reason)
         return _deny(
             grpc.StatusCode.UNAUTHENTICATED,
             f"{reason} token: send 'authorization: Bearer <token>'",

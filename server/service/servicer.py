@@ -9,19 +9,23 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import grpc
 import opentimelineio as otio
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from sonicvision.server.options import MAX_SEED
 from sonicvision.v1 import jobs_pb2 as pb
 from sonicvision.v1 import jobs_pb2_grpc
 
 from .backends import BackendTable
-from .errors import InvalidRequest, ResultDamaged, grpc_method
+from .errors import InvalidRequest, QueueFull, ResultDamaged, grpc_method
 from .jobs import JobManager
-from .security import check_file_name
+from .security import MAX_PATH, check_file_name
 from .spec import JobSpec
 from .store import ErrorInfo, EventRecord, FileRecord, JobRecord, State
 from .wire import (
@@ -37,6 +41,9 @@ logger = logging.getLogger(__name__)
 CHUNK_BYTES = 1024 * 1024
 MAX_PAGE = 1000
 MAX_KEY = 200
+MAX_SPEC = 2048  # a backend spec: name, folder, options
+MAX_ITEMS = 64  # entries of a repeated field
+PAGE_TOKEN = re.compile(r"[0-9]{1,18}")
 
 STATE_VALUES = {
     State.QUEUED: pb.JOB_STATE_QUEUED,
@@ -76,7 +83,42 @@ def upload_name(upload: pb.UploadedTimeline) -> str:
     return check_file_name(name, "upload.filename")
 
 
+def _bounded(text: str, limit: int, field: str) -> None:
+    if len(text) > limit:
+        raise InvalidRequest(
+            f"{field} is {len(text)} characters long, over the limit of {limit}", field=field
+        )
+
+
+def check_sizes(request: pb.SubmitJobRequest) -> None:
+    """Every repeated or free-text field bounded before anything is stored (a stored job's spec
+    is read back by every ListJobs)."""
+    options = request.options
+    for kind in ("detector", "describer", "generator"):
+        _bounded(getattr(options, kind), MAX_SPEC, f"options.{kind}")
+    rule = options.marker_rule
+    for name, items, limit in (
+        ("path_maps", options.path_maps, 2 * MAX_PATH + 1),
+        ("media_roots", options.media_roots, MAX_PATH),
+        ("marker_rule.colors", rule.colors, 32),
+    ):
+        if len(items) > MAX_ITEMS:
+            raise InvalidRequest(
+                f"options.{name} has {len(items)} entries, over the limit of {MAX_ITEMS}",
+                field=f"options.{name}",
+            )
+        for item in items:
+            _bounded(item, limit, f"options.{name}")
+    _bounded(rule.prefix, 64, "options.marker_rule.prefix")
+    _bounded(options.rate, 32, "options.rate")
+    _bounded(request.server_path, MAX_PATH, "server_path")
+    _bounded(request.upload.format, 32, "upload.format")
+    if not 0 <= options.seed <= MAX_SEED:
+        raise InvalidRequest(f"seed {options.seed} is not in 0..{MAX_SEED}", field="options.seed")
+
+
 def spec_from_request(request: pb.SubmitJobRequest) -> tuple[JobSpec, bytes | None]:
+    check_sizes(request)
     kind = request.WhichOneof("timeline")
     if kind is None:
         raise InvalidRequest("no timeline: set upload or server_path", field="timeline")
@@ -170,10 +212,59 @@ def _intact(record: FileRecord) -> bool:
         return False
 
 
+class ByteBudget:
+    """Bytes of uploads being taken in at once, across all requests and both faces (M9)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._used = 0
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def reserve(self, size: int) -> Iterator[None]:
+        with self._lock:
+            if size and self._used + size > self.limit:
+                raise QueueFull(
+                    f"the server is taking in {self._used} bytes of other uploads (limit "
+                    f"{self.limit}); retry shortly"
+                )
+            self._used += size
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._used -= size
+
+
 class JobsServicer(jobs_pb2_grpc.JobsServicer):
-    def __init__(self, jobs: JobManager, backends: BackendTable) -> None:
+    def __init__(
+        self,
+        jobs: JobManager,
+        backends: BackendTable,
+        max_streams: int = 16,
+        upload_budget: int | None = None,
+    ) -> None:
         self.jobs = jobs
         self.backends = backends
+        self.uploads = ByteBudget(upload_budget or 2 * jobs.max_upload)
+        self.max_streams = max_streams
+        self._streams = threading.BoundedSemaphore(max_streams)
+
+    @contextmanager
+    def _stream_slot(self, context) -> Iterator[None]:
+        """A gRPC stream holds a pool thread while open: at most ``max_streams`` at once, so
+        unary calls and health always find one. (The HTTP face bounds its own connections.)"""
+        if isinstance(context, _HttpContext):
+            yield
+            return
+        if not self._streams.acquire(blocking=False):
+            raise QueueFull(
+                f"the server has {self.max_streams} streams open already; retry shortly"
+            )
+        try:
+            yield
+        finally:
+            self._streams.release()
 
     def _job(self, job: JobRecord) -> pb.Job:
         position = self.jobs.queue_position(job.id) if job.state == State.QUEUED else 0
@@ -186,16 +277,19 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
                 f"idempotency key is longer than {MAX_KEY} characters", field="idempotency_key"
             )
         spec, upload = spec_from_request(request)
-        job, created = self.jobs.submit(spec, upload, request.idempotency_key)
+        held = 0 if isinstance(context, _HttpContext) else len(upload or b"")  # HTTP reserved it
+        with self.uploads.reserve(held):
+            job, created = self.jobs.submit(spec, upload, request.idempotency_key)
         return pb.SubmitJobResponse(job_id=job.id, created=created, job=self._job(job))
 
     @grpc_method
     def WatchJob(self, request: pb.WatchJobRequest, context) -> Iterator[pb.JobEvent]:
         if request.after_seq < 0:
             raise InvalidRequest("after_seq must not be negative", field="after_seq")
-        context.add_callback(self.jobs.wake)  # a client that leaves wakes its watcher at once
-        for event in self.jobs.watch(request.job_id, request.after_seq, context.is_active):
-            yield event_message(event)
+        with self._stream_slot(context):
+            context.add_callback(self.jobs.wake)  # a client that leaves wakes its watcher
+            for event in self.jobs.watch(request.job_id, request.after_seq, context.is_active):
+                yield event_message(event)
 
     @grpc_method
     def GetJob(self, request: pb.GetJobRequest, context) -> pb.Job:
@@ -209,7 +303,7 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
         size = min(request.page_size or 50, MAX_PAGE)
         before = None
         if request.page_token:
-            if not request.page_token.isdigit():
+            if not PAGE_TOKEN.fullmatch(request.page_token):
                 raise InvalidRequest("page_token is not one this server gave", field="page_token")
             before = int(request.page_token)
         jobs = self.jobs.list(states, size + 1, before)
@@ -236,7 +330,11 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
             "FetchMode",
             "mode",
         )
-        for record in self.jobs.files(request.job_id):
+        with self._stream_slot(context):
+            yield from self._fetch(request.job_id, mode)
+
+    def _fetch(self, job_id: str, mode: str) -> Iterator[pb.ResultChunk]:
+        for record in self.jobs.files(job_id):
             yield pb.ResultChunk(
                 file=pb.ResultFile(
                     role=ROLES[record.role],
@@ -267,6 +365,10 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
                 for row in self.backends.rows()
             ]
         )
+
+
+class _HttpContext:
+    """Marks a call from the HTTP face (``http.py``), which bounds its own bodies and threads."""
 
 
 def add_to_server(servicer: JobsServicer, server: grpc.Server) -> None:

@@ -16,18 +16,20 @@ from pathlib import Path
 
 from sonicvision.adapters.errors import MediaNotFoundError
 from sonicvision.adapters.io import read_timeline
+from sonicvision.adapters.markers import read_prompts
 from sonicvision.adapters.media import MediaResolver, PathMapping
 from sonicvision.adapters.picture import visible_picture
 from sonicvision.adapters.timecode import parse_rate
 from sonicvision.errors import ConfigError
 from sonicvision.server import backends
 from sonicvision.server.options import FoleyOptions
-from sonicvision.server.pipeline import PASSES, FoleyResult, Progress, run
+from sonicvision.server.pipeline import PASSES, FoleyResult, Progress, cues_from_markers, run
 
 from .errors import InvalidRequest
 from .security import PathGuard
 
 OUTPUT_SUFFIXES = {"otio": ".otio", "fcp_xml": ".xml"}
+MAX_SOUND_S = 300.0  # the longest sound one marker may ask of the server
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,12 @@ def validate_spec(spec: JobSpec, guard: PathGuard) -> JobSpec:
     for kind in backends.KINDS:
         _check_backend(kind, getattr(options, kind), guard)
     options.check()
+    seconds = options.marker_rule.default_seconds
+    if seconds > MAX_SOUND_S:  # a server renders no longer prompt than this
+        raise InvalidRequest(
+            f"marker seconds {seconds} is not in (0, {MAX_SOUND_S:g}]",
+            field="options.marker_rule.default_seconds",
+        )
     if spec.output_format not in ("", *OUTPUT_SUFFIXES):
         raise InvalidRequest(f"unknown output format {spec.output_format!r}", field="output_format")
     for rule in options.path_maps:
@@ -107,13 +115,16 @@ def validate_spec(spec: JobSpec, guard: PathGuard) -> JobSpec:
         Path(r) for r in guard.roots
     ]
     return dataclasses.replace(
-        spec, options=dataclasses.replace(options, media_roots=[Path(r) for r in roots])
+        spec,
+        options=dataclasses.replace(
+            options, media_roots=[Path(r) for r in roots], confine_media=True
+        ),
     )
 
 
 def check_media(timeline, timeline_path: Path, options: FoleyOptions, guard: PathGuard) -> None:
     """Refuse before any work if a clip's media, as the pipeline will find it, is outside roots."""
-    resolver = MediaResolver(timeline_path, options.media_roots, options.path_maps)
+    resolver = MediaResolver(timeline_path, options.media_roots, options.path_maps, confine=True)
     pieces, _notes = visible_picture(timeline)
     for piece in pieces:
         try:
@@ -123,15 +134,44 @@ def check_media(timeline, timeline_path: Path, options: FoleyOptions, guard: Pat
         guard.media(found, piece.clip.name)
 
 
-Runner = Callable[[JobSpec, Path, Path, Progress], FoleyResult]
+def check_sound_lengths(timeline, options: FoleyOptions, job_pass: str) -> None:
+    """No sound longer than the picture or ``MAX_SOUND_S``: a marker's length is what a job
+    allocates (48 kHz stereo, several copies), so one ten-minute marker costs gigabytes."""
+    picture = timeline.duration().to_seconds()
+    limit = min(MAX_SOUND_S, max(picture, 1.0))
+    if PASSES[job_pass].finds_events:
+        spans = [(p.text, p.record_range.duration.to_seconds()) for p in
+                 read_prompts(timeline, options.marker_rule)[0]]  # fmt: skip
+    else:
+        spans = [
+            (e.text, e.duration.to_seconds())
+            for e in cues_from_markers(timeline, options.marker_rule).events
+        ]
+    for text, seconds in spans:
+        if seconds > limit + 1e-6:
+            raise InvalidRequest(
+                f"marker {text[:80]!r} asks for {seconds:.1f} s of sound; the limit is "
+                f"{limit:.1f} s (the picture's length, at most {MAX_SOUND_S:g} s)",
+                field="markers",
+            )
+
+
+Runner = Callable[..., FoleyResult]
 
 
 def run_pipeline(
-    spec: JobSpec, timeline: Path, result_dir: Path, progress: Progress
+    spec: JobSpec,
+    timeline: Path,
+    result_dir: Path,
+    progress: Progress,
+    backends: backends.Provider = backends.FRESH,
 ) -> FoleyResult:
     """The real work of a job: the media guard, then the pipeline pass into ``result_dir``."""
     options = spec.options
+    parsed = read_timeline(timeline, rate=options.rate)
+    check_sound_lengths(parsed, options, spec.job_pass)
     if PASSES[spec.job_pass].finds_events:  # render reads no media: cues and prompts only
         guard = PathGuard([str(r) for r in options.media_roots])
-        check_media(read_timeline(timeline, rate=options.rate), timeline, options, guard)
-    return run(spec.job_pass, timeline, result_dir / spec.output_name(), options, progress)
+        check_media(parsed, timeline, options, guard)
+    output = result_dir / spec.output_name()
+    return run(spec.job_pass, timeline, output, options, progress, backends)

@@ -266,6 +266,23 @@ class JobStore:
             )
             return self._event(db, job_id, state, progress, error=error, final=True)
 
+    def delete(self, job_id: str) -> None:
+        """A finished job gone for good: its row, events and file records."""
+        with self._tx() as db:
+            for table, key in (("events", "job_id"), ("files", "job_id"), ("jobs", "id")):
+                db.execute(f"DELETE FROM {table} WHERE {key} = ?", (job_id,))
+
+    def finished_jobs(self) -> list[tuple[str, float, int]]:
+        """(id, finished time, result bytes) of every finished job, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT j.id, COALESCE(j.finished, j.created) AS at,"
+                " COALESCE((SELECT SUM(size) FROM files f WHERE f.job_id = j.id), 0) AS bytes"
+                " FROM jobs j WHERE j.state IN (?, ?, ?) ORDER BY at, j.rowid",
+                (State.SUCCEEDED.value, State.FAILED.value, State.CANCELLED.value),
+            ).fetchall()
+        return [(r["id"], r["at"], r["bytes"]) for r in rows]
+
     def request_cancel(self, job_id: str) -> None:
         with self._tx() as db:
             db.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))

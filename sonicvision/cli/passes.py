@@ -16,6 +16,7 @@ from sonicvision.server.options import DEFAULTS, FoleyOptions, Mastering
 from sonicvision.server.passes import PASSES
 
 from .progress import ProgressBars
+from .remote import remote_options, run_remote
 
 
 def _timeline_options(p: argparse.ArgumentParser, reads_media: bool = True) -> None:
@@ -151,7 +152,7 @@ def job_options(pass_name: str):
             help="result timeline (format by extension; never the input)",
         )
         for kind in backends.KINDS:
-            if (kind == "generator") == job.renders or (kind != "generator" and job.finds_events):
+            if job.renders if kind == "generator" else job.finds_events:
                 p.add_argument(
                     f"--{kind}",
                     default=getattr(DEFAULTS, kind),
@@ -176,6 +177,7 @@ def job_options(pass_name: str):
             )
         if job.cue_markers is None:
             p.add_argument("--no-cues", action="store_true", help="do not add editable cue markers")
+        remote_options(p)
 
     return add
 
@@ -202,19 +204,29 @@ def _options(args) -> FoleyOptions:
 def _report_job(result, args, title: str) -> int:
     summary = result.summary()
     if args.json:
-        summary["events_list"] = [
-            {
-                "text": e.text,
-                "start_s": round(e.start.to_seconds(), 4),
-                "end_s": round(e.end.to_seconds(), 4),
-                "onscreen": e.onscreen,
-                "origin": e.origin.value,
-                "text_source": e.text_source,
-                "continuous": e.continuous,
-            }
-            for e in result.analysis.events
-        ]
+        summary["events_list"] = _events_list(result)
         summary["clips_list"] = [str(c.path) for c in result.clips]
+    return _print_report(summary, args, title)
+
+
+def _events_list(result) -> list[dict]:
+    return [
+        {
+            "text": e.text,
+            "start_s": round(e.start.to_seconds(), 4),
+            "end_s": round(e.end.to_seconds(), 4),
+            "onscreen": e.onscreen,
+            "origin": e.origin.value,
+            "text_source": e.text_source,
+            "continuous": e.continuous,
+        }
+        for e in result.analysis.events
+    ]
+
+
+def _print_report(summary: dict, args, title: str) -> int:
+    """What a job wrote, as one summary: the same for a local run and a ``--server`` one."""
+    if args.json:
         print(json.dumps(summary, indent=2))
         return 0
     print(
@@ -230,6 +242,8 @@ def _report_job(result, args, title: str) -> int:
 
 
 def _run_job(args, job, title: str) -> int:
+    if args.server:
+        return run_remote(args, title, _options(args), lambda s: _print_report(s, args, title))
     bars = ProgressBars(enabled=not args.json and sys.stderr.isatty())
     try:
         result = job(args.timeline, args.output, _options(args), bars)

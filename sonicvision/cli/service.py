@@ -74,6 +74,28 @@ def serve_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tls-key", type=Path, metavar="FILE", help="PEM private key")
     p.add_argument("--max-queue", type=int, default=16, help="waiting jobs before refusing more")
     p.add_argument("--max-upload-mb", type=int, default=256, help="largest timeline upload, in MiB")
+    p.add_argument(
+        "--keep-days",
+        type=float,
+        default=30.0,
+        metavar="DAYS",
+        help="delete finished jobs and their results after this many days (default: %(default)s)",
+    )
+    p.add_argument(
+        "--max-results-gb",
+        type=float,
+        default=100.0,
+        metavar="GB",
+        help="beyond this many GB of results the oldest finished jobs go (default: %(default)s)",
+    )
+    p.add_argument(
+        "--models-gb",
+        type=float,
+        default=24.0,
+        metavar="GB",
+        help="weights kept warm between jobs; the least recently used go first (default: "
+        "%(default)s)",
+    )
     p.add_argument("--json", action="store_true", help="print the bound address as JSON")
 
 
@@ -96,6 +118,9 @@ def cmd_serve(args) -> int:
             max_queue=args.max_queue,
             max_upload=args.max_upload_mb * 1024 * 1024,
             http_port=args.http_port,
+            keep_days=args.keep_days,
+            max_results_bytes=int(args.max_results_gb * 1e9),
+            backend_budget=int(args.models_gb * 1e9),
         ) as port:
             address = format_address(args.host, port)
             http = port.http_port
@@ -120,8 +145,26 @@ def cmd_serve(args) -> int:
 
 
 def jobs_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", choices=["list", "show", "cancel", "fetch"])
-    p.add_argument("job_id", nargs="?", help="the job (show, cancel, fetch)")
+    p.add_argument("action", choices=["submit", "list", "show", "cancel", "fetch"])
+    p.add_argument(
+        "job_id", nargs="?", help="the job (show, cancel, fetch); submit: the timeline file"
+    )
+    p.add_argument(
+        "--pass",
+        dest="job_pass",
+        default="foley",
+        choices=["foley", "analyze", "render"],
+        help="submit: which pass the server runs (default: %(default)s)",
+    )
+    p.add_argument(
+        "--path-map",
+        action="append",
+        default=[],
+        metavar="FROM=TO",
+        help="submit: name the timeline (and media) by its path on the server",
+    )
+    p.add_argument("--wait", action="store_true", help="submit: wait until the job ends")
+    p.add_argument("--reconnect-s", type=float, default=30.0, help=argparse.SUPPRESS)
     p.add_argument(
         "--server",
         default=os.environ.get(SERVER_ENV, "127.0.0.1:50051"),
@@ -187,14 +230,36 @@ def _show(job) -> None:
         print(f"  warning: {warning}")
 
 
+def _submit(args, client) -> int:
+    """Upload a timeline as a job with the server's default options; print the job."""
+    from sonicvision.server.options import FoleyOptions
+    from sonicvision.server.service.wire import options_message
+
+    from .remote import follow, submit
+
+    args.timeline = Path(args.job_id)
+    options = options_message(FoleyOptions(path_maps=list(args.path_map)))
+    job = submit(args, client, args.job_pass, options).job
+    if args.wait:
+        job = follow(client, job.job_id, lambda *_: None, args.reconnect_s)
+    if args.json:
+        print(json.dumps(_job_dict(job), indent=2))
+    else:
+        _show(job)
+    return 0
+
+
 def cmd_jobs(args) -> int:
     from sonicvision.server.service.client import SonicVisionClient
 
     if args.action != "list" and not args.job_id:
-        raise ConfigError(f"'jobs {args.action}' needs a job id", field="job_id")
+        what = "a timeline file" if args.action == "submit" else "a job id"
+        raise ConfigError(f"'jobs {args.action}' needs {what}", field="job_id")
     with SonicVisionClient(
         args.server, token=_token(args), tls_ca=args.tls_ca, timeout=args.timeout
     ) as client:
+        if args.action == "submit":
+            return _submit(args, client)
         if args.action == "list":
             jobs = client.list(args.state, limit=args.limit)
             if args.json:

@@ -71,3 +71,57 @@ test("a bad option or a failed run shows one sentence and re-enables the button"
   assert.equal(doc.elements.progress.value, 0);
   assert.equal(doc.elements.run.disabled, false);
 });
+
+function fakeSecrets(initial = "") {
+  const box = { value: initial, saves: [] };
+  return {
+    box,
+    async load() { return box.value; },
+    async save(token) { box.saves.push(token); box.value = token; },
+  };
+}
+
+test("the token goes to secure storage, never into localStorage", async () => {
+  const doc = fakeDocument();
+  const storage = fakeStorage();
+  const secrets = fakeSecrets("remembered-token");
+  const click = wire(doc, async () => ({ jobId: "j", clips: 0, tracks: [], markers: 0, notes: [] }), storage, secrets);
+  await click.ready;
+  assert.equal(doc.elements.token.value, "remembered-token");
+  doc.elements.token.value = "new-secret";
+  await click();
+  assert.deepEqual(secrets.box.saves, ["new-secret"]);
+  assert.ok(!storage.data.get(STORE_KEY).includes("new-secret"));
+  assert.equal(JSON.parse(storage.data.get(STORE_KEY)).token, undefined);
+});
+
+test("a token an older panel left in localStorage is moved out of it", async () => {
+  const storage = fakeStorage({ server: "http://localhost:50052", token: "old-plaintext" });
+  const secrets = fakeSecrets();
+  const doc = fakeDocument();
+  const click = wire(doc, async () => ({}), storage, secrets);
+  await click.ready;
+  assert.ok(!storage.data.get(STORE_KEY).includes("old-plaintext"));
+  assert.equal(secrets.box.value, "old-plaintext");
+  assert.equal(doc.elements.token.value, "old-plaintext");
+});
+
+test("the secure store reads UXP's secureStorage and keeps nothing without it", async () => {
+  const { tokenStore } = require("../lib/secrets");
+  const items = new Map();
+  const uxpLike = {
+    async getItem(k) { return items.has(k) ? new TextEncoder().encode(items.get(k)) : null; },
+    async setItem(k, v) { items.set(k, v); },
+    async removeItem(k) { items.delete(k); },
+  };
+  const store = tokenStore(uxpLike);
+  assert.equal(await store.load(), "");
+  await store.save("abc");
+  assert.equal(await store.load(), "abc");
+  await store.save("");
+  assert.equal(items.size, 0);
+  const memory = tokenStore(null);
+  await memory.save("xyz");
+  assert.equal(await memory.load(), "xyz");
+  assert.equal(memory.persistent, false);
+});
