@@ -39,6 +39,7 @@ class FoleyOptions:
     audio_dir: Path | None = None
     analysis_width: int = 256  # px; the decoder scales every frame to this width
     cue_markers: bool = True
+    guide_audio: str = "auto"  # production sound as a timing guide: "auto", "off", "only"
     mastering: Mastering = field(default_factory=Mastering)
 
     def to_dict(self) -> dict:
@@ -58,6 +59,7 @@ class FoleyOptions:
             "rate": self.rate or "",
             "analysis_width": self.analysis_width,
             "cue_markers": self.cue_markers,
+            "guide_audio": self.guide_audio,
             "target_lufs": self.mastering.target_lufs,
         }
 

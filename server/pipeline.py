@@ -37,6 +37,7 @@ from .backends import build_describer, build_detector, build_generator
 from .detect.base import Detection
 from .detect.worker import DetectionWorker
 from .generate.base import Generator, SoundRequest
+from .guide import event_fields, guide_detections
 from .options import FoleyOptions
 from .place import render_clip
 from .shots import find_shots, timecode
@@ -118,8 +119,11 @@ def find_events(
             width=options.analysis_width,
         )
         detections = detecting.collect()
+    # 3b. Guide audio: production sound under each shot confirms, places and adds cues.
+    guided = guide_detections(timeline, shot_list.shots, detections, resolver, options.guide_audio)
+    detections = guided.detections
     prompts, marker_notes = read_prompts(timeline, options.marker_rule)
-    result = Analysis(shots=shot_list.shots, notes=shot_list.notes + marker_notes)
+    result = Analysis(shots=shot_list.shots, notes=shot_list.notes + marker_notes + guided.notes)
     claimed: set[int] = set()
     # 3. What: a description per event.
     describer.prefetch(
@@ -150,6 +154,7 @@ def find_events(
                     shot_index=shot.index,
                     text_source=desc.source,
                     cue_id=f"s{shot.index}e{n}",
+                    **event_fields(iv),
                 )
             )
     # 4. Off-screen: every prompt no on-screen event took as its description.
@@ -263,6 +268,7 @@ def cues_from_markers(timeline: otio.schema.Timeline, rule: MarkerRule) -> Analy
             else RationalTime(1, span.duration.rate or rate)
         )
         meta = dict(meta or {})
+        offset = float(meta.get("onset_offset_s") or 0.0)
         result.events.append(
             SoundEvent(
                 text=text,
@@ -275,6 +281,10 @@ def cues_from_markers(timeline: otio.schema.Timeline, rule: MarkerRule) -> Analy
                 shot_index=meta.get("shot"),
                 text_source="cue marker",
                 cue_id=str(meta.get("cue_id", f"c{n}")),
+                placed_by=str(meta.get("placed_by", "")),
+                onset=span.start_time + RationalTime.from_seconds(offset, 48_000)
+                if offset
+                else None,
             )
         )
     prompts, notes = read_prompts(timeline, rule)

@@ -87,7 +87,7 @@ def place(
     """Audio aligned to whole frames and its record range: the onset lands on ``event.start``."""
     audio = to_project_rate(sound)
     onset = round(sound.onset_s * PROJECT_RATE)
-    event_s = event.start.to_seconds()
+    event_s = event.attack.to_seconds()
     if event.continuous:
         want = max(1, round(event.duration.to_seconds() * PROJECT_RATE))
         audio = audio[onset : onset + want]
