@@ -11,6 +11,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from sonicvision.adapters.markers import MarkerRule
+from sonicvision.errors import ConfigError
+
+# Production sound as a timing guide (server/guide): on where a clip has audio, off, or alone.
+GUIDE_MODES = ("auto", "off", "only")
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,14 @@ class FoleyOptions:
     cue_markers: bool = True
     guide_audio: str = "auto"  # production sound as a timing guide: "auto", "off", "only"
     mastering: Mastering = field(default_factory=Mastering)
+
+    def __post_init__(self) -> None:
+        if self.guide_audio not in GUIDE_MODES:
+            raise ConfigError(
+                f"Unknown guide audio mode {self.guide_audio!r}: choose one of "
+                f"{', '.join(GUIDE_MODES)}.",
+                field="guide_audio",
+            )
 
     def to_dict(self) -> dict:
         """Plain JSON data (what a stored job keeps); ``audio_dir`` is the caller's, not kept."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import opentimelineio as otio
 
 from sonicvision.adapters.media import MediaResolver
-from sonicvision.errors import ConfigError, MediaError
+from sonicvision.errors import MediaError
 from sonicvision.events import Shot
 
 from ..detect.base import Detection, EventInterval
@@ -27,15 +27,11 @@ from .transients import GuideAudio, find_transients
 
 logger = logging.getLogger(__name__)
 
-GUIDE_MODES = ("auto", "off", "only")
-
 __all__ = [
     "AUDIO",
     "BOTH",
-    "GUIDE_MODES",
     "PICTURE",
     "Guided",
-    "check_mode",
     "event_fields",
     "guide_detections",
 ]
@@ -47,15 +43,6 @@ class Guided:
 
     detections: dict[int, Detection]
     notes: list[str] = field(default_factory=list)
-
-
-def check_mode(mode: str) -> str:
-    if mode not in GUIDE_MODES:
-        raise ConfigError(
-            f"Unknown guide audio mode {mode!r}: choose one of {', '.join(GUIDE_MODES)}.",
-            field="guide_audio",
-        )
-    return mode
 
 
 def event_fields(interval: EventInterval) -> dict:
@@ -79,7 +66,7 @@ def guide_detections(
     mode: str = "auto",
 ) -> Guided:
     """Every shot's detection with its guide audio's evidence applied; ``off``: unchanged."""
-    if check_mode(mode) == "off":
+    if mode == "off":
         return Guided(dict(detections))
     guides = find_guides(timeline, shots, resolver)
     out = dict(detections)

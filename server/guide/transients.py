@@ -20,7 +20,6 @@ import logging
 from dataclasses import dataclass
 from fractions import Fraction
 
-import librosa
 import numpy as np
 from scipy.ndimage import maximum_filter1d, median_filter, percentile_filter, uniform_filter1d
 from scipy.signal import butter, resample_poly, sosfilt
@@ -97,6 +96,8 @@ def find_transients(
     audio: np.ndarray, sample_rate: int, config: TransientConfig | None = None
 ) -> GuideAudio:
     """Transients of ``audio`` (mono float, any rate) that are not speech or music."""
+    import librosa  # here: its import costs a second the CLI should not pay
+
     cfg = config or TransientConfig()
     audio = np.asarray(audio, dtype=np.float32).reshape(-1)
     block_s = HOP / ANALYSIS_RATE

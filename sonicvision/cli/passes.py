@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from sonicvision.server import backends
-from sonicvision.server.options import DEFAULTS, FoleyOptions, Mastering
+from sonicvision.server.options import DEFAULTS, GUIDE_MODES, FoleyOptions, Mastering
 
 from .progress import ProgressBars
 
@@ -150,6 +150,13 @@ def _job_options(p: argparse.ArgumentParser) -> None:
         )
     p.add_argument("--no-cues", action="store_true", help="do not add editable cue markers")
     p.add_argument(
+        "--guide-audio",
+        choices=GUIDE_MODES,
+        default=DEFAULTS.guide_audio,
+        help="production sound as a timing guide: auto (where a clip has audio), off, or only "
+        "(cues from the sound's transients alone) (default: %(default)s)",
+    )
+    p.add_argument(
         "--target-lufs",
         type=float,
         default=DEFAULTS.mastering.target_lufs,
@@ -170,6 +177,7 @@ def _options(args) -> FoleyOptions:
         rate=args.rate,
         audio_dir=args.audio_dir,
         cue_markers=not args.no_cues,
+        guide_audio=args.guide_audio,
         mastering=Mastering(target_lufs=args.target_lufs),
     )
 
@@ -186,6 +194,7 @@ def _report_job(result, args, title: str) -> int:
                 "origin": e.origin.value,
                 "text_source": e.text_source,
                 "continuous": e.continuous,
+                "placed_by": e.placed_by,
             }
             for e in result.analysis.events
         ]
