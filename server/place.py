@@ -165,7 +165,7 @@ def render_clip(
         generator=generator,
         metadata={
             "source": sound.source,
-            "onset_in_file_s": round(event.start.to_seconds() - record.start_time.to_seconds(), 6),
+            "onset_in_file_s": round(event.attack.to_seconds() - record.start_time.to_seconds(), 6),
             **{k: v for k, v in sound.metadata.items() if isinstance(v, str | int | float | bool)},
         },
     )

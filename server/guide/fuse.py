@@ -1,8 +1,10 @@
 """The picture's cues and the guide audio's transients, judged together for one shot.
 
-* A visual cue with a transient within ``window_frames``: confirmed, high confidence, and
-  its onset moves to the transient's first sample (the sound was there).
-* A strong transient where the picture moves but found no cue: a cue of its own.
+* A visual impact with a transient within ``window_frames``: confirmed, high confidence,
+  and its onset moves to the transient's first sample (the sound was there). A continuous
+  cue (a slide) has no attack to place: a transient at its start confirms nothing.
+* A strong transient where the picture moves but found no cue: a cue of its own (over
+  speech, only one that stands far out of it).
 * A visual impact under clean guide audio with no transient near it: lower confidence (a
   sound-making contact would have been heard). Continuous cues (a slide) keep theirs.
 * Where the guide is silent, absent, or speech and music cover the moment, the picture's
@@ -47,6 +49,9 @@ class FuseConfig:
     audio_only: float = 0.7  # confidence of a cue the sound made where the picture moved
     motion_floor: float = 0.5  # detector evidence (scores, 1 = its threshold) that counts as motion
     span_s: float = 0.2  # an impact's span, as the detector gives it
+    # Over speech (and vocal sounds) a cue of the sound's own needs a transient this far out
+    # of it (flux over its local 90th percentile): consonants are broadband too.
+    speech_standout: float = 7.0
 
 
 @dataclass
@@ -117,7 +122,7 @@ def fuse(
         (abs(h.frame - iv.onset), i, j)
         for i, iv in enumerate(visual)
         for j, h in enumerate(hits)
-        if abs(h.frame - iv.onset) <= cfg.window_frames
+        if not iv.continuous and abs(h.frame - iv.onset) <= cfg.window_frames
     )
     match: dict[int, int] = {}
     for _, i, j in pairs:
@@ -128,8 +133,7 @@ def fuse(
         if i in match:
             hit = hits[match[i]]
             onset = min(count - 1, max(0, math.floor(hit.frame)))
-            length = iv.end - iv.onset
-            end = max(onset + 1, iv.end if iv.continuous else onset + length)
+            end = max(onset + 1, onset + iv.end - iv.onset)
             out.append(
                 GuidedInterval(
                     onset,
@@ -155,6 +159,8 @@ def fuse(
         onset = min(count - 1, max(0, math.floor(hit.frame)))
         if mode != "only":
             if not hit.transient.strong or scores is None or not len(scores):
+                continue
+            if hit.transient.context == "speech" and hit.transient.standout < cfg.speech_standout:
                 continue
             lo = max(0, int(onset - cfg.window_frames))
             hi = min(len(scores), int(onset + cfg.window_frames) + 1)

@@ -43,10 +43,12 @@ class TransientConfig:
     spread_k: float = 2.0  # flux at least this many times its local 90th percentile ...
     stand_k: float = 2.8  # ... and this many over speech or music: it stands out of them
     broadband: float = 0.5  # share of bands rising 6 dB at once
-    struck: float = 0.75  # so broadband that a ring after it is the struck thing's, not a note
+    ring_db: float = 3.0  # harmonic part that decays this much in ~0.1 s: a ring ...
+    struck: float = 0.6  # ... after a rise this broadband: the struck thing's, not a note
     local_s: float = 1.0  # window of the local statistics (the 90th percentile: three)
     min_gap_s: float = 0.07  # one transient per this much time
-    tonal_db: float = 6.0  # harmonic this far above percussive energy: speech or music
+    tonal_db: float = 6.0  # harmonic this far above percussive energy: speech or music ...
+    voiced_db: float = 15.0  # ... or this far above its own floor (the room's tone)
     note_db: float = 4.0  # the harmonic part rising this much with it: a syllable or a note
     music_fraction: float = 0.75  # tonal for this share of ~3 s: music (sustained harmonics)
     beat_tolerance_s: float = 0.03
@@ -136,9 +138,12 @@ def find_transients(
     # 2. Where speech or music sounds: harmonic energy well above the percussive (noise and
     # room tone split evenly between the two).
     ratio = h_db - median_filter(p_voice, 31, mode="nearest")
-    tonal = uniform_filter1d((ratio >= cfg.tonal_db).astype(float), 9) > 0.3
+    voiced = h_db - float(np.percentile(h_db, 10)) >= cfg.voiced_db  # well above room tone
+    harmonic = uniform_filter1d((ratio >= cfg.tonal_db).astype(float), 9) > 0.3
+    tonal = harmonic | (uniform_filter1d(voiced.astype(float), 9) > 0.3)
     long = max(3, round(3.0 / block_s)) | 1
-    music = tonal & (uniform_filter1d(tonal.astype(float), long) >= cfg.music_fraction)
+    # Music holds its harmonics; speech comes and goes with syllables.
+    music = tonal & (uniform_filter1d(harmonic.astype(float), long) >= cfg.music_fraction)
     # 3. Candidates: flux peaks well above the local run of flux, broadband (most bands rise
     # at once: a hit; a consonant or a note rises in some), percussive energy above the
     # local background.
@@ -148,8 +153,16 @@ def find_transients(
     gap = max(1, round(cfg.min_gap_s / block_s))
     is_peak = flux == maximum_filter1d(flux, 2 * gap + 1)
     rise = peak_p - background
+    # Sound must be there before a rise: out of digital silence (a stream that starts late,
+    # a gap) every start would be a transient.
+    block_rms = np.sqrt(
+        np.abs(uniform_filter1d(y.astype(np.float64) ** 2, HOP))[::HOP][: len(flux)]
+    )
+    sounding = np.concatenate([block_rms, np.zeros(max(0, len(flux) - len(block_rms)))]) > 1e-5
+    heard_before = np.concatenate([[False] * 4, [sounding[i - 4 : i].all() for i in range(4, n)]])
     candidates = np.flatnonzero(
         is_peak
+        & heard_before
         & (flux >= np.maximum(cfg.min_flux_db, cfg.spread_k * busy))
         & (wide >= cfg.broadband)
         & (rise >= cfg.rise_db)
@@ -158,12 +171,28 @@ def find_transients(
     kept: list[tuple[int, str]] = []
     for t in candidates:
         before = h_db[max(0, t - 15) : max(1, t - 2)]
-        after = h_db[t + 2 : t + 15]
+        after = h_db[t + 2 : t + 8]
+        late = h_db[t + 10 : t + 20]
         h_before = float(np.median(before)) if len(before) else float(h_db[t])
         h_after = float(np.median(after)) if len(after) else float(h_db[t])
+        h_late = float(np.median(late)) if len(late) else h_after
         ahead = slice(max(0, t - 14), max(1, t - 4))  # its own ring is not its context
         context = ("music" if music[ahead].any() else "speech") if tonal[ahead].any() else ""
-        if h_after - h_before >= cfg.note_db and wide[t] < cfg.struck:
+        logger.debug(
+            "cand %.3f hb=%.1f ha=%.1f hl=%.1f w=%.2f fl=%.1f busy=%.2f ctx=%s XXX",
+            t * block_s,
+            h_before,
+            h_after,
+            h_late,
+            wide[t],
+            flux[t],
+            busy[t],
+            context,
+        )
+        # Harmonic sound that starts with it and holds (a vowel, a note), where a struck
+        # thing's ring dies away.
+        rings = h_after - h_late >= cfg.ring_db and wide[t] >= cfg.struck
+        if max(h_after, h_late) - h_before >= cfg.note_db and not rings:
             rejected["speech or music onset"] += 1
             continue
         if context and flux[t] < cfg.stand_k * busy[t]:
@@ -214,24 +243,30 @@ def _on_a_beat(times: list[float], tolerance: float) -> set[float]:
 def _attack_sample(audio: np.ndarray, sample_rate: int, near_s: float) -> int:
     """The first sample of the rise into the transient found at ``near_s`` (its block).
 
-    High-passed (the rise of a hit is broadband; rumble is not), a short envelope; from the
-    peak inside the block's reach, back to where the envelope was last below a third of the
-    peak's height above the noise before it.
+    High-passed (the rise of a hit is broadband; rumble is not). A 2 ms envelope finds the
+    rise: from its peak within the block's reach back to where it was last below a quarter
+    of the way up from the level before. Then the samples themselves: the first one there
+    that stands that far above the level before.
     """
     sos = butter(2, 150, btype="highpass", fs=sample_rate, output="sos")
     block = HOP * sample_rate / ANALYSIS_RATE
     lo = max(0, int(near_s * sample_rate - 3 * block))
-    hi = min(len(audio), int(near_s * sample_rate + 2 * block))
+    hi = min(len(audio), int(near_s * sample_rate + 4 * block))
     pre = max(0, lo - int(0.03 * sample_rate))
-    piece = sosfilt(sos, audio[pre:hi].astype(np.float64))
-    win = max(1, int(0.0007 * sample_rate))
-    env = np.sqrt(uniform_filter1d(piece**2, win))
+    piece = np.abs(sosfilt(sos, audio[pre:hi].astype(np.float64)))
+    win = max(1, int(0.002 * sample_rate))
+    env = np.sqrt(np.abs(uniform_filter1d(piece**2, win)))
     search = env[lo - pre :]
     if not len(search):
         return int(near_s * sample_rate)
-    noise = float(np.median(env[: max(1, lo - pre)])) if lo > pre else float(search.min())
+    noise = float(np.median(env[: lo - pre])) if lo > pre else float(search.min())
     top = int(np.argmax(search))
-    threshold = noise + (float(search[top]) - noise) / 3
+    threshold = noise + (float(search[top]) - noise) / 4
     below = np.flatnonzero(search[: top + 1] < threshold)
-    first = int(below[-1]) + 1 if len(below) else 0
-    return lo + first
+    cross = int(below[-1]) + 1 if len(below) else 0
+    # The envelope is centred: the rise it sees starts up to half its window earlier.
+    first = max(0, cross - win)
+    raw = piece[lo - pre + first : lo - pre + cross + win // 2]
+    before = piece[: lo - pre]
+    loud = np.flatnonzero(raw >= max(threshold, np.percentile(before, 99) if len(before) else 0))
+    return lo + first + (int(loud[0]) if len(loud) else cross - first)
