@@ -210,19 +210,22 @@ def test_only_mode_takes_the_cues_from_the_sound_alone():
 # --- end to end: picture with its own production sound -----------------------------------------
 
 
-def take_with_sound(folder: Path, offset_frames: int, codec: str, suffix: str, extra=None):
+def two_falls(path: Path):
+    """100 frames at 25 fps: two falls, contacts on frames 30 and 72."""
+    spec = SceneSpec(
+        256,
+        144,
+        25,
+        100,
+        objects=[ObjectSpec("fall", 10, 30, x=0.3), ObjectSpec("fall", 52, 72, x=0.7)],
+    )
+    return render_scene(spec, path)
+
+
+def take_with_sound(folder: Path, offset_frames: int, codec: str, suffix: str):
     """Two falls (contact frames known), the take's own sound: room tone, a hit at each contact
     ``offset_frames`` late (sync off by that much), speech between them."""
-    truth = render_scene(
-        SceneSpec(
-            256,
-            144,
-            25,
-            100,
-            objects=[ObjectSpec("fall", 10, 30, x=0.3), ObjectSpec("fall", 52, 72, x=0.7)],
-        ),
-        folder / "picture.mp4",
-    )
+    truth = two_falls(folder / "picture.mp4")
     audio = room_tone(4.0, SR, -60.0, seed=7)
     place_at(audio, load_speech(SPEECH, SR)[: int(0.9 * SR)] * 0.25, int(1.5 * SR))
     hits = []
@@ -286,16 +289,7 @@ def test_cue_markers_say_what_placed_them_and_render_keeps_the_sample(tmp_path):
 def test_recorder_audio_on_a1_guides_only_the_frames_it_plays_under(tmp_path):
     """Picture without sound; a WAV from the recorder (started 1 s before the camera) on A1,
     named like the clip, used from 1 s for 50 frames: only the first fall is under it."""
-    truth = render_scene(
-        SceneSpec(
-            256,
-            144,
-            25,
-            100,
-            objects=[ObjectSpec("fall", 10, 30, x=0.3), ObjectSpec("fall", 52, 72, x=0.7)],
-        ),
-        tmp_path / "A001C002.mp4",
-    )
+    truth = two_falls(tmp_path / "A001C002.mp4")
     wav = room_tone(6.0, SR, -60.0, seed=8)
     lead = 1.0
     first, second = (ev.onset_frame for ev in truth.impacts)

@@ -178,17 +178,6 @@ def find_transients(
         h_late = float(np.median(late)) if len(late) else h_after
         ahead = slice(max(0, t - 14), max(1, t - 4))  # its own ring is not its context
         context = ("music" if music[ahead].any() else "speech") if tonal[ahead].any() else ""
-        logger.debug(
-            "cand %.3f hb=%.1f ha=%.1f hl=%.1f w=%.2f fl=%.1f busy=%.2f ctx=%s XXX",
-            t * block_s,
-            h_before,
-            h_after,
-            h_late,
-            wide[t],
-            flux[t],
-            busy[t],
-            context,
-        )
         # Harmonic sound that starts with it and holds (a vowel, a note), where a struck
         # thing's ring dies away.
         rings = h_after - h_late >= cfg.ring_db and wide[t] >= cfg.struck
