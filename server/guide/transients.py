@@ -43,7 +43,7 @@ class TransientConfig:
     spread_k: float = 2.0  # flux at least this many times its local 90th percentile ...
     stand_k: float = 2.8  # ... and this many over speech or music: it stands out of them
     broadband: float = 0.5  # share of bands rising 6 dB at once
-    ring_db: float = 3.0  # harmonic part that decays this much in ~0.1 s: a ring ...
+    ring_db: float = 2.5  # harmonic part that decays this much in ~0.1 s: a ring ...
     struck: float = 0.6  # ... after a rise this broadband: the struck thing's, not a note
     local_s: float = 1.0  # window of the local statistics (the 90th percentile: three)
     min_gap_s: float = 0.07  # one transient per this much time
@@ -159,7 +159,9 @@ def find_transients(
         np.abs(uniform_filter1d(y.astype(np.float64) ** 2, HOP))[::HOP][: len(flux)]
     )
     sounding = np.concatenate([block_rms, np.zeros(max(0, len(flux) - len(block_rms)))]) > 1e-5
-    heard_before = np.concatenate([[False] * 4, [sounding[i - 4 : i].all() for i in range(4, n)]])
+    count = np.concatenate([[0], np.cumsum(sounding)])
+    heard_before = np.zeros(n, dtype=bool)
+    heard_before[4:] = count[4:n] - count[: n - 4] == 4  # the four blocks before each
     candidates = np.flatnonzero(
         is_peak
         & heard_before
@@ -171,8 +173,8 @@ def find_transients(
     kept: list[tuple[int, str]] = []
     for t in candidates:
         before = h_db[max(0, t - 15) : max(1, t - 2)]
-        after = h_db[t + 2 : t + 8]
-        late = h_db[t + 10 : t + 20]
+        after = h_db[t + 2 : t + 6]
+        late = h_db[t + 6 : t + 12]
         h_before = float(np.median(before)) if len(before) else float(h_db[t])
         h_after = float(np.median(after)) if len(after) else float(h_db[t])
         h_late = float(np.median(late)) if len(late) else h_after
@@ -181,7 +183,12 @@ def find_transients(
         # Harmonic sound that starts with it and holds (a vowel, a note), where a struck
         # thing's ring dies away.
         rings = h_after - h_late >= cfg.ring_db and wide[t] >= cfg.struck
-        if max(h_after, h_late) - h_before >= cfg.note_db and not rings:
+        starts = h_after - h_before >= cfg.note_db
+        # Out of quiet into speech or music within 0.2 s: a consonant before its vowel.
+        follows = (not context and tonal[t + 2 : t + 20].mean() >= 0.3) or (
+            h_after >= h_before - 1 and h_late - h_before >= cfg.note_db + 2
+        )
+        if (starts or follows) and not rings:
             rejected["speech or music onset"] += 1
             continue
         if context and flux[t] < cfg.stand_k * busy[t]:
