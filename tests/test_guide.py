@@ -12,6 +12,7 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 import soundfile as sf
+from google.protobuf import json_format
 
 from sonicvision.adapters.media import MediaResolver
 from sonicvision.cli.passes import _options as cli_options
@@ -42,6 +43,7 @@ from sonicvision.server.testing.production_sound import (
     place_at,
     room_tone,
 )
+from sonicvision.v1 import jobs_pb2 as pb
 
 RT = otio.opentime.RationalTime
 TR = otio.opentime.TimeRange
@@ -360,6 +362,9 @@ def test_guide_audio_option_everywhere():
     message.guide_audio = 99
     with pytest.raises(InvalidRequest, match="GuideAudio"):
         options_from_message(message)
+    # The HTTP face reads the same message as JSON.
+    as_json = json_format.ParseDict({"guide_audio": "GUIDE_AUDIO_ONLY"}, pb.FoleyOptions())
+    assert options_from_message(as_json)[0].guide_audio == "only"
     from sonicvision.cli import build_parser
 
     command = ["analyze", "cut.otio", "-o", "x.otio"]
