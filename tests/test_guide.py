@@ -19,7 +19,7 @@ from sonicvision.cli.passes import _options as cli_options
 from sonicvision.errors import ConfigError
 from sonicvision.events import Shot
 from sonicvision.server.detect.base import Detection, EventInterval
-from sonicvision.server.guide import event_fields
+from sonicvision.server.guide import event_fields, listen
 from sonicvision.server.guide.audio import read_audio
 from sonicvision.server.guide.find import GuideSource
 from sonicvision.server.guide.fuse import AUDIO, BOTH, PICTURE, fuse
@@ -101,7 +101,7 @@ def test_a_hit_under_speech_is_found_where_it_stands_out():
     audio = speech_over_room()
     truth = [int(2.1 * SR) + 5, int(4.43 * SR)]  # inside words, not in pauses
     for i, at in enumerate(truth):
-        place_at(audio, hit(SR, 0.3, seed=5 + i), at)
+        place_at(audio, hit(SR, 0.45, seed=5 + i), at)
     guide = find_transients(audio, SR)
     found = [t.sample for t in guide.transients]
     assert len(found) == 2 and all(
@@ -411,3 +411,20 @@ def test_screencast_with_speech_the_guide_adds_no_cue(tmp_path):
     assert len(on.events) == len(off.events)
     assert any("clip 'hello' (own audio" in n for n in on.notes), on.notes
     json.dumps(on.notes)
+
+
+def test_a_long_take_is_heard_in_pieces_with_the_same_result(tmp_path):
+    audio = room_tone(12.0, SR, -60.0, seed=11)
+    truth = [int(1.3 * SR), int(4.85 * SR) + 3, int(4.95 * SR) + 70, int(10.5 * SR)]
+    for i, at in enumerate(truth):
+        place_at(audio, hit(SR, 0.2, seed=i), at)
+    place_at(audio, load_speech(SPEECH, SR)[: 3 * SR] * 0.15, int(6.0 * SR))
+    sf.write(tmp_path / "take.wav", audio, SR, subtype="PCM_24")
+    # From 0.9 s: pieces end at 4.9 and 8.9 s, between the two hits at 4.85 and 4.95 s.
+    source = GuideSource(tmp_path / "take.wav", 0, 0.5, 25.0, 10, 275, "A1")
+    whole, pieces = listen(source, chunk_s=60.0), listen(source, chunk_s=4.0)
+    expected = [t - int(0.9 * SR) for t in truth]
+    assert [t.sample for t in whole.transients] == pytest.approx(expected, abs=SR // 1000)
+    assert [t.sample for t in pieces.transients] == [t.sample for t in whole.transients]
+    n = min(len(pieces.tonal), len(whole.tonal))
+    assert whole.tonal[:n].any() and np.mean(pieces.tonal[:n] == whole.tonal[:n]) > 0.97

@@ -10,9 +10,10 @@ calls :func:`guide_detections` between detection and description, and takes each
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from dataclasses import dataclass, field
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field, replace
 
+import numpy as np
 import opentimelineio as otio
 
 from sonicvision.adapters.media import MediaResolver
@@ -52,10 +53,59 @@ def event_fields(interval: EventInterval) -> dict:
     return {"placed_by": PICTURE}
 
 
-def _listen(source: GuideSource) -> GuideAudio:
+CHUNK_S = 60.0  # a long take is heard in pieces, so its sound is never held whole
+MARGIN_S = 3.0  # each piece reads this much more on both sides: local statistics need it
+
+
+def listen(source: GuideSource, chunk_s: float = CHUNK_S) -> GuideAudio:
+    """The transients of a source's sound, read ``chunk_s`` at a time.
+
+    Each piece is analysed with ``MARGIN_S`` of its neighbours' sound around it, and keeps
+    what lies in its own stretch; the masks are laid on one grid of blocks from the start.
+    """
     start = source.file_time(source.first)
-    audio, rate = read_audio(source.path, start, source.count / source.frame_rate, source.stream)
-    return find_transients(audio, rate)
+    total = source.count / source.frame_rate
+    pieces: list[tuple[float, float, GuideAudio]] = []
+    at = 0.0
+    while at < total:
+        stop = min(total, at + chunk_s)
+        lo, hi = max(0.0, at - MARGIN_S), min(total, stop + MARGIN_S)
+        audio, rate = read_audio(source.path, start + lo, hi - lo, source.stream)
+        pieces.append((at - lo, stop - lo, find_transients(audio, rate)))
+        at = stop
+    return _join(pieces, total)
+
+
+def _join(pieces: list[tuple[float, float, GuideAudio]], total: float) -> GuideAudio:
+    first = pieces[0][2]
+    if len(pieces) == 1 and pieces[0][0] == 0.0:
+        return first
+    block = first.block_s
+    blocks = int(np.ceil(total / block)) + 1
+    tonal, music = np.zeros(blocks, bool), np.zeros(blocks, bool)
+    found, rejected = [], Counter()
+    offset = 0.0  # seconds from the source's start to this piece's own stretch
+    for keep_from, keep_to, heard in pieces:
+        shift = offset - keep_from  # piece time + shift = source time
+        rate = heard.sample_rate
+        found += [
+            replace(t, time_s=t.time_s + shift, sample=t.sample + round(shift * rate))
+            for t in heard.transients
+            if keep_from <= t.time_s < keep_to
+        ]
+        rejected.update(heard.rejected)
+        if len(heard.tonal):
+            rows = np.arange(
+                int(offset / block),
+                min(blocks, int(np.ceil((offset + keep_to - keep_from) / block))),
+            )
+            src = np.clip(
+                np.round((rows * block - shift) / block).astype(int), 0, len(heard.tonal) - 1
+            )
+            tonal[rows], music[rows] = heard.tonal[src], heard.music[src]
+        offset += keep_to - keep_from
+    silent = all(h.silent for _, _, h in pieces)
+    return GuideAudio(found, block, tonal, music, silent, dict(rejected), first.sample_rate)
 
 
 def guide_detections(
@@ -76,7 +126,7 @@ def guide_detections(
         heard: list[tuple[GuideSource, GuideAudio]] = []
         for source in sources:
             try:
-                heard.append((source, _listen(source)))
+                heard.append((source, listen(source)))
             except MediaError as exc:
                 logger.warning("shot %d: guide audio unreadable: %s", shot.index, exc)
         fused, stats = fuse(shot, detections.get(shot.index), heard, mode)

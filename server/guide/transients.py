@@ -41,7 +41,7 @@ class TransientConfig:
     strong_broadband: float = 0.85  # ... this broadband: a cue where the picture found none
     min_flux_db: float = 2.0  # mean rise over the percussive part's bands, dB
     spread_k: float = 2.0  # flux at least this many times its local 90th percentile ...
-    stand_k: float = 2.8  # ... and this many over speech or music: it stands out of them
+    stand_k: float = 3.3  # ... and this many over speech or music: it stands out of them
     broadband: float = 0.5  # share of bands rising 6 dB at once
     ring_db: float = 2.5  # harmonic part that decays this much in ~0.1 s: a ring ...
     struck: float = 0.6  # ... after a rise this broadband: the struck thing's, not a note
