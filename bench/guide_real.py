@@ -120,11 +120,12 @@ def score(found: list[dict], labels: dict, seconds: float, late: int) -> dict:
     good = [c for c in impacts if near(c, ("VISIBLE_CONTACT", "VISIBLE_ACTION"))]
     music = [c for c in impacts if near(c, ("OFFSCREEN_OR_MUSIC",))]
     contacts = [e for e in events if e["class"] == "VISIBLE_CONTACT"]
-    hit = [
-        e
-        for e in contacts
-        if any(e["frame"] - 2 <= c["frame"] <= e["frame"] + late + 2 for c in found)
-    ]
+
+    def heard(e: dict, cues: list[dict]) -> bool:
+        return any(e["frame"] - 2 <= c["frame"] <= e["frame"] + late + 2 for c in cues)
+
+    hit = [e for e in contacts if heard(e, found)]
+    hit_by_impacts = [e for e in contacts if heard(e, impacts)]
     confident = [c for c in impacts if c["confidence"] >= 0.5]
     confident_good = [c for c in confident if c in good]
     return {
@@ -133,6 +134,7 @@ def score(found: list[dict], labels: dict, seconds: float, late: int) -> dict:
         "precision": len(good) / len(impacts) if impacts else float("nan"),
         "recall": len(hit) / len(contacts) if contacts else float("nan"),
         "contacts": f"{len(hit)}/{len(contacts)}",
+        "impact_recall": len(hit_by_impacts) / len(contacts) if contacts else float("nan"),
         "on_music_or_offscreen": len(music),
         "precision_conf_0.5": (len(confident_good) / len(confident) if confident else float("nan")),
         "impacts_conf_0.5": len(confident),
@@ -187,10 +189,12 @@ def main() -> None:
         wall, cpu = time.perf_counter(), cpu_s()
         guided = guide_detections(tl, shot_list.shots, detections, resolver, "auto")
         guide_wall, guide_cpu = time.perf_counter() - wall, cpu_s() - cpu
+        alone = guide_detections(tl, shot_list.shots, detections, resolver, "only")
     footage = frames / rate
     late = int(labels.get("audio_offset_frames", 3))
     off = cues(shot_list.shots, detections, rate)
     on = cues(shot_list.shots, guided.detections, rate)
+    only = cues(shot_list.shots, alone.detections, rate)
     print(f"{media.name}: {footage:.0f} s, {len(shot_list.shots)} shots")
     print(
         f"visual analysis: {visual_wall:.1f} s wall, {visual_cpu / footage:.3f} CPU s per footage s"
@@ -204,7 +208,7 @@ def main() -> None:
     header += f"{'recall':>7} {'contacts':>9} {'on music/off':>13} {'prec@0.5':>9} {'n@0.5':>6}"
     header += "  placed by"
     print(header)
-    for name, found in (("off", off), ("auto", on)):
+    for name, found in (("off", off), ("auto", on), ("only", only)):
         for window, lag in (("contact+3", late), ("strict+-2", 0)):
             s = score(found, labels, args.seconds, lag)
             print(
