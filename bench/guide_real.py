@@ -217,7 +217,8 @@ def main() -> None:
                 f"{s['precision_conf_0.5']:>9.2f} {s['impacts_conf_0.5']:>6}  {s['by']}"
             )
             print(
-                f"{'':<17} impacts on a contact or action, by what placed them: {s['precision_by']}"
+                f"{'':<17} contacts found by impact cues: {s['impact_recall']:.2f}; impacts on "
+                f"a contact or action, by what placed them: {s['precision_by']}"
             )
 
 
