@@ -207,6 +207,8 @@ def test_only_mode_takes_the_cues_from_the_sound_alone():
     fused, stats = fuse(shot(), detection(impact(30)), guide([(2.0, False)]), mode="only")
     assert [(iv.onset, iv.placed_by) for iv in fused.intervals] == [(50, AUDIO)]
     assert stats.dropped == 1
+    silent, _ = fuse(shot(), detection(impact(30)), [], mode="only")
+    assert silent.intervals == []  # no sound, no cue
 
 
 # --- end to end: picture with its own production sound -----------------------------------------

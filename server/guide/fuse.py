@@ -108,6 +108,11 @@ def fuse(
     hits = _hits(shot, guides)
     stats.transients = len(hits)
     if not guides or all(audio.silent for _, audio in guides):
+        if mode == "only" and detection is not None:  # no sound, no cue
+            stats.dropped = len(detection.intervals)
+            return replace(
+                detection, intervals=[], activity=np.zeros_like(detection.activity)
+            ), stats
         return detection, stats
     count = shot.frame_count
     span = max(1, round(cfg.span_s * shot.media_rate * shot.speed))
