@@ -10,6 +10,7 @@ the frames it covers and no others.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,16 +61,26 @@ def _shot_fps(shot: Shot) -> float:
     return shot.media_rate * shot.speed
 
 
+@functools.lru_cache(maxsize=256)
+def _own_clock(path: Path) -> tuple[float, float] | None:
+    """(file time of the first picture frame, the stream's rate) of a file with sound, or
+    None; read once per file however many shots it gives."""
+    if audio_stream_count(path) == 0:
+        return None
+    info = frames.probe(path)
+    return float(info.start_pts * info.time_base), float(info.stream_rate)
+
+
 def own_audio(shot: Shot) -> GuideSource | None:
     """The shot's own file's first audio stream under its frames, if it has one."""
     if shot.media_path is None or shot.frame_count <= 0 or shot.speed != 1.0:
         return None
-    if audio_stream_count(shot.media_path) == 0:
+    clock = _own_clock(shot.media_path)
+    if clock is None:
         return None
-    info = frames.probe(shot.media_path)
-    start = float(info.start_pts * info.time_base) + shot.first_frame / float(info.stream_rate)
+    start, rate = clock
     return GuideSource(
-        shot.media_path, 0, start, float(info.stream_rate), 0, shot.frame_count, "own audio"
+        shot.media_path, 0, start + shot.first_frame / rate, rate, 0, shot.frame_count, "own audio"
     )
 
 
@@ -208,6 +219,7 @@ def find_guides(
     """The guide audio of every shot (an empty list: none)."""
     clips: list[_AudioClip] | None = None
     guides: dict[int, list[GuideSource]] = {}
+    _own_clock.cache_clear()  # files may have changed since the last run
     for shot in shots:
         try:
             own = own_audio(shot)
