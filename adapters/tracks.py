@@ -83,6 +83,9 @@ def _event_metadata(event: SoundEvent) -> dict:
         "text_source": event.text_source,
         "shot": event.shot_index,
         "cue_id": event.cue_id,
+        "placed_by": event.placed_by,
+        # The guide's sample-exact attack, from the marker's frame (kept when it is moved).
+        "onset_offset_s": round((event.attack - event.start).to_seconds(), 6),
     }
 
 
@@ -145,7 +148,8 @@ def add_sound_tracks(
             color=otio.schema.MarkerColor.CYAN
             if cue.event.onscreen
             else otio.schema.MarkerColor.PURPLE,
-            comment=cue.event.text,
+            comment=cue.event.text
+            + (f" (placed by {cue.event.placed_by})" if cue.event.placed_by else ""),
         )
         marker.metadata[NAMESPACE] = {"cue": _event_metadata(cue.event)}
         result.tracks.markers.append(marker)

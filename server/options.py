@@ -16,6 +16,8 @@ from sonicvision.errors import ConfigError
 
 MAX_SEED = 2**32 - 1  # numpy's seeds; the server stores them as int64
 MAX_MARKER_SECONDS = 3600.0  # one sound prompt may last an hour, no more
+# Production sound as a timing guide (server/guide): on where a clip has audio, off, or alone.
+GUIDE_MODES = ("auto", "off", "only")
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class FoleyOptions:
     audio_dir: Path | None = None
     analysis_width: int = 256  # px: the decoder scales every frame to this width for analysis
     cue_markers: bool = True
+    guide_audio: str = "auto"  # production sound as a timing guide: "auto", "off", "only"
     mastering: Mastering = field(default_factory=Mastering)
     confine_media: bool = False  # media only under media_roots (the server sets it)
 
@@ -78,6 +81,14 @@ class FoleyOptions:
                 )
         return self
 
+    def __post_init__(self) -> None:
+        if self.guide_audio not in GUIDE_MODES:
+            raise ConfigError(
+                f"Unknown guide audio mode {self.guide_audio!r}: choose one of "
+                f"{', '.join(GUIDE_MODES)}.",
+                field="guide_audio",
+            )
+
     def to_dict(self) -> dict:
         """Plain JSON data (what a stored job keeps); ``audio_dir`` is the caller's, not kept."""
         rule = self.marker_rule
@@ -96,6 +107,7 @@ class FoleyOptions:
             "analysis_width": self.analysis_width,
             "cue_markers": self.cue_markers,
             "confine_media": self.confine_media,
+            "guide_audio": self.guide_audio,
             "target_lufs": self.mastering.target_lufs,
         }
 

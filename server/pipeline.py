@@ -37,6 +37,7 @@ from .backends import FRESH, Provider
 from .detect.base import Detection
 from .detect.worker import DetectionWorker
 from .generate.base import Generator, SoundRequest
+from .guide import event_fields, guide_detections
 from .options import FoleyOptions
 from .passes import PASSES
 from .place import render_clip
@@ -122,8 +123,11 @@ def find_events(
             width=options.analysis_width,
         )
         detections = detecting.collect()
+    # 3b. Guide audio: production sound under each shot confirms, places and adds cues.
+    guided = guide_detections(timeline, shot_list.shots, detections, resolver, options.guide_audio)
+    detections = guided.detections
     prompts, marker_notes = read_prompts(timeline, options.marker_rule)
-    result = Analysis(shots=shot_list.shots, notes=shot_list.notes + marker_notes)
+    result = Analysis(shots=shot_list.shots, notes=shot_list.notes + marker_notes + guided.notes)
     # 3. What: a description per event.
     describer.prefetch(
         [s for s in shot_list.shots if s.index in detections and detections[s.index].intervals]
@@ -151,6 +155,7 @@ def find_events(
                     shot_index=shot.index,
                     text_source=desc.source,
                     cue_id=f"s{shot.index}e{n}",
+                    **event_fields(iv),
                 )
             )
     # 4. Off-screen: every prompt marker is its own sound, whatever is detected under it.
@@ -306,6 +311,7 @@ def cues_from_markers(timeline: otio.schema.Timeline, rule: MarkerRule) -> Analy
             else RationalTime(1, span.duration.rate or rate)
         )
         meta = cue.meta or {}
+        offset = float(meta.get("onset_offset_s") or 0.0)
         result.events.append(
             SoundEvent(
                 text=text,
@@ -318,6 +324,10 @@ def cues_from_markers(timeline: otio.schema.Timeline, rule: MarkerRule) -> Analy
                 shot_index=meta.get("shot"),
                 text_source="cue marker",
                 cue_id=str(meta.get("cue_id", f"c{n}")),
+                placed_by=str(meta.get("placed_by", "")),
+                onset=span.start_time + RationalTime.from_seconds(offset, 48_000)
+                if offset
+                else None,
             )
         )
     prompts, notes = read_prompts(timeline, rule)

@@ -87,7 +87,7 @@ def place(
     """Audio aligned to whole frames and its record range: the onset lands on ``event.start``."""
     audio = to_project_rate(sound)
     onset = round(sound.onset_s * PROJECT_RATE)
-    event_s = event.start.to_seconds()
+    event_s = event.attack.to_seconds()
     if event.continuous:
         want = max(1, round(event.duration.to_seconds() * PROJECT_RATE))
         audio = audio[onset : onset + want]
@@ -167,7 +167,7 @@ def render_clip(
         generator=generator,
         metadata={
             "source": sound.source,
-            "onset_in_file_s": round(event.start.to_seconds() - record.start_time.to_seconds(), 6),
+            "onset_in_file_s": round(event.attack.to_seconds() - record.start_time.to_seconds(), 6),
             **{k: v for k, v in sound.metadata.items() if isinstance(v, str | int | float | bool)},
         },
     )

@@ -73,6 +73,13 @@ class SoundEvent:
     text_source: str = ""  # "marker", "clip name", "shot name", "motion cue", "vlm", "cue"
     cue_id: str = ""  # stable id, so an edited cue marker re-renders only what changed
     one_shot: bool = False  # an instant the editor marked: one sound whose attack is on it
+    placed_by: str = ""  # what placed an on-screen cue: "picture", "picture+audio", "audio"
+    onset: RationalTime | None = None  # the attack to the sample, where the guide audio put it
+
+    @property
+    def attack(self) -> RationalTime:
+        """Where the sound's onset lands: the guide's sample if it placed it, else ``start``."""
+        return self.onset if self.onset is not None else self.start
 
     @property
     def duration(self) -> RationalTime:

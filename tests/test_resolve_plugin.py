@@ -526,6 +526,8 @@ def test_dialog_choices_are_used_and_saved(monkeypatch, tmp_path):
             assert items["Pass"].options == ["foley", "analyze", "render"]
             items["Server"].Text = "  gpu-box:50051 "
             items["Pass"].CurrentIndex = 2
+            assert items["GuideAudio"].options == ["auto", "off", "only"]
+            items["GuideAudio"].CurrentIndex = 1
             items["Prefix"].Text = "FX:"
             items["NewTimeline"].Checked = True
             window.On.Run.Clicked(None)
@@ -550,6 +552,7 @@ def test_dialog_choices_are_used_and_saved(monkeypatch, tmp_path):
         "FX:",
         True,
     )
+    assert chosen.guide_audio == "off" and svr._options(chosen).guide_audio == "off"
     saved = json.loads(Path(svr.settings_path()).read_text())
     assert saved["server"] == "gpu-box:50051" and saved["job_pass"] == "render"
     assert bmd.windows[-1].items["Text"].Text == "done"  # the result is shown

@@ -218,10 +218,11 @@ def test_m1_watch_streams_are_bounded_and_health_still_answers(media, tmp_path):
         address = f"127.0.0.1:{port}"
         wait_serving(address)
         with SonicVisionClient(address, timeout=RPC_TIMEOUT) as client:
+            streams = []
             try:
                 job_id = client.submit(content=sfx_timeline(), filename="c.otio").job_id
                 assert gate.reached.wait(RPC_TIMEOUT)
-                streams = [client.watch(job_id, timeout=RPC_TIMEOUT) for _ in range(3)]
+                streams += [client.watch(job_id, timeout=RPC_TIMEOUT) for _ in range(3)]
                 for stream in streams:
                     next(stream)  # open, and holding a server thread
                 error = refusal(lambda: next(client.watch(job_id, timeout=RPC_TIMEOUT)))
@@ -231,8 +232,11 @@ def test_m1_watch_streams_are_bounded_and_health_still_answers(media, tmp_path):
                 streams.pop().close()
                 wait_until(lambda: _watch_opens(client, job_id))
             finally:
+                for stream in streams:  # every slot back before waiting on the job
+                    stream.close()
                 gate.open()
-            assert client.wait(job_id, RPC_TIMEOUT).state == pb.JOB_STATE_SUCCEEDED
+            # by polling: the server frees closed streams' slots when it notices, not at once
+            wait_until(lambda: client.get(job_id).state == pb.JOB_STATE_SUCCEEDED)
 
 
 def _watch_opens(client: SonicVisionClient, job_id: str) -> bool:

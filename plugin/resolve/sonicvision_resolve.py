@@ -28,6 +28,7 @@ from typing import Any
 BIN_NAME = "SonicVision"
 CUSTOM_DATA_PREFIX = "sonicvision:"
 PASSES = ("foley", "analyze", "render")
+GUIDE_AUDIO = ("auto", "off", "only")  # server/guide GUIDE_MODES: production sound as a guide
 SETTINGS_ENV = "SONICVISION_RESOLVE_SETTINGS"
 AUDIO = 2  # AppendToTimeline mediaType: 1 video only, 2 audio only
 # Resolve's AppendToTimeline end frame is exclusive (design.md): a clip of N frames from frame S
@@ -93,12 +94,17 @@ class Settings:
     send: str = "bytes"  # "bytes": upload the export; "path": the server reads it (shared disk)
     seed: int = 0
     cue_markers: bool = True
+    guide_audio: str = "auto"  # the clips' production sound confirms and places cues
     path_maps: list[str] = field(default_factory=list)
     timeout_s: float = 3600.0
 
     def check(self) -> Settings:
         if self.job_pass not in PASSES:
             raise PluginError(f"Unknown pass {self.job_pass!r}: choose one of {', '.join(PASSES)}.")
+        if self.guide_audio not in GUIDE_AUDIO:
+            raise PluginError(
+                f"Unknown guide audio {self.guide_audio!r}: choose one of {', '.join(GUIDE_AUDIO)}."
+            )
         if self.send not in ("bytes", "path"):
             raise PluginError(f"Unknown send mode {self.send!r}: 'bytes' or 'path'.")
         if not self.server.strip():
@@ -474,6 +480,7 @@ def _options(settings: Settings):
         marker_rule=MarkerRule(prefix=settings.marker_prefix),
         path_maps=list(settings.path_maps),
         cue_markers=settings.cue_markers,
+        guide_audio=settings.guide_audio,
     )
 
 
@@ -733,6 +740,12 @@ def ask_settings(fusion: Any, bmd: Any, settings: Settings) -> Settings | None:
                 ui.HGroup([ui.Label({"Text": "Pass", **label}), ui.ComboBox({"ID": "Pass"})]),
                 ui.HGroup(
                     [
+                        ui.Label({"Text": "Production sound", **label}),
+                        ui.ComboBox({"ID": "GuideAudio"}),
+                    ]
+                ),
+                ui.HGroup(
+                    [
                         ui.Label({"Text": "Marker prefix", **label}),
                         ui.LineEdit({"ID": "Prefix", "Text": settings.marker_prefix}),
                     ]
@@ -757,6 +770,9 @@ def ask_settings(fusion: Any, bmd: Any, settings: Settings) -> Settings | None:
     for name in PASSES:
         items["Pass"].AddItem(name)
     items["Pass"].CurrentIndex = PASSES.index(settings.job_pass)
+    for mode in GUIDE_AUDIO:
+        items["GuideAudio"].AddItem(mode)
+    items["GuideAudio"].CurrentIndex = GUIDE_AUDIO.index(settings.guide_audio)
     chosen: dict[str, Any] = {}
 
     def on_run(event) -> None:
@@ -765,6 +781,7 @@ def ask_settings(fusion: Any, bmd: Any, settings: Settings) -> Settings | None:
             token_file=str(items["TokenFile"].Text).strip(),
             tls_ca=str(items["TlsCa"].Text).strip(),
             job_pass=PASSES[int(items["Pass"].CurrentIndex)],
+            guide_audio=GUIDE_AUDIO[int(items["GuideAudio"].CurrentIndex)],
             marker_prefix=str(items["Prefix"].Text),
             new_timeline=bool(items["NewTimeline"].Checked),
         )
@@ -858,6 +875,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--pass", dest="job_pass", choices=PASSES)
     p.add_argument("--marker-prefix")
     p.add_argument("--new-timeline", action="store_true", default=None)
+    p.add_argument("--guide-audio", choices=GUIDE_AUDIO, help="production sound as a guide")
     p.add_argument("--no-dialog", action="store_true", help="do not ask, use the settings")
     return p
 
@@ -877,7 +895,15 @@ def main(
         settings = Settings.load(args.settings)
         overrides = {
             k: getattr(args, k)
-            for k in ("server", "token_file", "tls_ca", "job_pass", "marker_prefix", "new_timeline")
+            for k in (
+                "server",
+                "token_file",
+                "tls_ca",
+                "job_pass",
+                "marker_prefix",
+                "new_timeline",
+                "guide_audio",
+            )
             if getattr(args, k) is not None
         }
         settings = replace(settings, **overrides).check()

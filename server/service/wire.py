@@ -24,6 +24,15 @@ OUTPUT_FORMAT_VALUES = {
     "fcp_xml": pb.OUTPUT_FORMAT_FCP_XML,
 }
 OUTPUT_FORMATS = {v: k for k, v in OUTPUT_FORMAT_VALUES.items()}
+GUIDE_AUDIO_VALUES = {
+    "auto": pb.GUIDE_AUDIO_AUTO,
+    "off": pb.GUIDE_AUDIO_OFF,
+    "only": pb.GUIDE_AUDIO_ONLY,
+}
+GUIDE_AUDIO_NAMES = {
+    pb.GUIDE_AUDIO_UNSPECIFIED: DEFAULTS.guide_audio,
+    **{v: k for k, v in GUIDE_AUDIO_VALUES.items()},
+}
 BACKEND_KINDS = {
     "detector": pb.BACKEND_KIND_DETECTOR,
     "describer": pb.BACKEND_KIND_DESCRIBER,
@@ -60,6 +69,7 @@ def options_message(options: FoleyOptions, output_format: str = "") -> pb.FoleyO
         no_cue_markers=not options.cue_markers,
         target_lufs=options.mastering.target_lufs,
         output_format=OUTPUT_FORMAT_VALUES[output_format],
+        guide_audio=GUIDE_AUDIO_VALUES[options.guide_audio],
     )
 
 
@@ -87,6 +97,9 @@ def options_from_message(message: pb.FoleyOptions) -> tuple[FoleyOptions, str]:
         allow_missing=message.allow_missing,
         rate=message.rate or None,
         cue_markers=not message.no_cue_markers,
+        guide_audio=enum_value(
+            message.guide_audio, GUIDE_AUDIO_NAMES, "GuideAudio", "options.guide_audio"
+        ),
         mastering=replace(
             DEFAULTS.mastering,
             target_lufs=(

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from sonicvision.server import backends
-from sonicvision.server.options import DEFAULTS, FoleyOptions, Mastering
+from sonicvision.server.options import DEFAULTS, GUIDE_MODES, FoleyOptions, Mastering
 from sonicvision.server.passes import PASSES
 
 from .progress import ProgressBars
@@ -175,6 +175,14 @@ def job_options(pass_name: str):
                 default=DEFAULTS.mastering.target_lufs,
                 help="loudness of each clip (default: %(default)s)",
             )
+        if job.finds_events:
+            p.add_argument(
+                "--guide-audio",
+                choices=GUIDE_MODES,
+                default=DEFAULTS.guide_audio,
+                help="production sound as a timing guide: auto (where a clip has audio), off, "
+                "or only (cues from the sound's transients alone) (default: %(default)s)",
+            )
         if job.cue_markers is None:
             p.add_argument("--no-cues", action="store_true", help="do not add editable cue markers")
         remote_options(p)
@@ -197,6 +205,7 @@ def _options(args) -> FoleyOptions:
         rate=args.rate,
         audio_dir=given.get("audio_dir"),
         cue_markers=not given.get("no_cues", False),
+        guide_audio=given.get("guide_audio", DEFAULTS.guide_audio),
         mastering=Mastering(target_lufs=given.get("target_lufs", DEFAULTS.mastering.target_lufs)),
     ).check()
 
@@ -219,6 +228,7 @@ def _events_list(result) -> list[dict]:
             "origin": e.origin.value,
             "text_source": e.text_source,
             "continuous": e.continuous,
+            "placed_by": e.placed_by,
         }
         for e in result.analysis.events
     ]

@@ -32,6 +32,13 @@ class OutputFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OUTPUT_FORMAT_OTIO: _ClassVar[OutputFormat]
     OUTPUT_FORMAT_FCP_XML: _ClassVar[OutputFormat]
 
+class GuideAudio(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    GUIDE_AUDIO_UNSPECIFIED: _ClassVar[GuideAudio]
+    GUIDE_AUDIO_AUTO: _ClassVar[GuideAudio]
+    GUIDE_AUDIO_OFF: _ClassVar[GuideAudio]
+    GUIDE_AUDIO_ONLY: _ClassVar[GuideAudio]
+
 class FetchMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     FETCH_MODE_UNSPECIFIED: _ClassVar[FetchMode]
@@ -63,6 +70,10 @@ JOB_STATE_CANCELLED: JobState
 OUTPUT_FORMAT_UNSPECIFIED: OutputFormat
 OUTPUT_FORMAT_OTIO: OutputFormat
 OUTPUT_FORMAT_FCP_XML: OutputFormat
+GUIDE_AUDIO_UNSPECIFIED: GuideAudio
+GUIDE_AUDIO_AUTO: GuideAudio
+GUIDE_AUDIO_OFF: GuideAudio
+GUIDE_AUDIO_ONLY: GuideAudio
 FETCH_MODE_UNSPECIFIED: FetchMode
 FETCH_MODE_BYTES: FetchMode
 FETCH_MODE_PATHS: FetchMode
@@ -95,7 +106,7 @@ class MarkerRule(_message.Message):
     def __init__(self, prefix: _Optional[str] = ..., colors: _Optional[_Iterable[str]] = ..., default_seconds: _Optional[float] = ...) -> None: ...
 
 class FoleyOptions(_message.Message):
-    __slots__ = ("detector", "describer", "generator", "seed", "marker_rule", "path_maps", "media_roots", "allow_missing", "rate", "no_cue_markers", "target_lufs", "output_format")
+    __slots__ = ("detector", "describer", "generator", "seed", "marker_rule", "path_maps", "media_roots", "allow_missing", "rate", "no_cue_markers", "target_lufs", "output_format", "guide_audio")
     DETECTOR_FIELD_NUMBER: _ClassVar[int]
     DESCRIBER_FIELD_NUMBER: _ClassVar[int]
     GENERATOR_FIELD_NUMBER: _ClassVar[int]
@@ -108,6 +119,7 @@ class FoleyOptions(_message.Message):
     NO_CUE_MARKERS_FIELD_NUMBER: _ClassVar[int]
     TARGET_LUFS_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    GUIDE_AUDIO_FIELD_NUMBER: _ClassVar[int]
     detector: str
     describer: str
     generator: str
@@ -120,7 +132,8 @@ class FoleyOptions(_message.Message):
     no_cue_markers: bool
     target_lufs: float
     output_format: OutputFormat
-    def __init__(self, detector: _Optional[str] = ..., describer: _Optional[str] = ..., generator: _Optional[str] = ..., seed: _Optional[int] = ..., marker_rule: _Optional[_Union[MarkerRule, _Mapping]] = ..., path_maps: _Optional[_Iterable[str]] = ..., media_roots: _Optional[_Iterable[str]] = ..., allow_missing: _Optional[bool] = ..., rate: _Optional[str] = ..., no_cue_markers: _Optional[bool] = ..., target_lufs: _Optional[float] = ..., output_format: _Optional[_Union[OutputFormat, str]] = ...) -> None: ...
+    guide_audio: GuideAudio
+    def __init__(self, detector: _Optional[str] = ..., describer: _Optional[str] = ..., generator: _Optional[str] = ..., seed: _Optional[int] = ..., marker_rule: _Optional[_Union[MarkerRule, _Mapping]] = ..., path_maps: _Optional[_Iterable[str]] = ..., media_roots: _Optional[_Iterable[str]] = ..., allow_missing: _Optional[bool] = ..., rate: _Optional[str] = ..., no_cue_markers: _Optional[bool] = ..., target_lufs: _Optional[float] = ..., output_format: _Optional[_Union[OutputFormat, str]] = ..., guide_audio: _Optional[_Union[GuideAudio, str]] = ...) -> None: ...
 
 class SubmitJobRequest(_message.Message):
     __slots__ = ("upload", "server_path", "job_pass", "options", "idempotency_key")

@@ -1,0 +1,226 @@
+"""Production sound as a guide, on real footage: Big Buck Bunny's first 300 s, its own
+soundtrack (the film's Foley and its score) as the guide audio.
+
+Scored against ``bbb_first_300s.contacts.json`` (see NOTICE.md beside it): contact recall
+(labelled VISIBLE_CONTACTs with a cue), impact precision (impact cues on a labelled contact
+or audible visible action), cues on OFFSCREEN_OR_MUSIC labels (the score or off-screen
+sound), for the current detector with the guide off and on (``auto``); and the guide's cost
+in CPU seconds per footage second beside the visual analysis'.
+
+A cue matches a label at frame L when it lies in [L - 2, L + offset + 2] frames, offset being
+the labels' ``audio_offset_frames`` (3): the soundtrack's onsets come about three frames after
+the first visible contact, and the guide places cues on the soundtrack's onsets. The strict
+window [L - 2, L + 2] is printed too.
+
+    python bench/guide_real.py [--media FILE] [--seconds 300] [--reencode]
+
+The decoder refuses H.264 with B-frames until its probing is fixed (issue of frames.py);
+``--reencode`` first copies the film with PyAV into a temporary folder, video re-encoded
+without B-frames (same frames, same timestamps), audio copied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import opentimelineio as otio
+
+from sonicvision.adapters.media import MediaResolver
+from sonicvision.server.backends import build_detector
+from sonicvision.server.detect.worker import DetectionWorker
+from sonicvision.server.guide import guide_detections
+from sonicvision.server.guide.fuse import GuidedInterval
+from sonicvision.server.shots import find_shots
+
+RT = otio.opentime.RationalTime
+TR = otio.opentime.TimeRange
+MEDIA = Path(__file__).resolve().parents[2] / "shared/fixtures/media/bbb_first_300s.mp4"
+
+
+def reencode(src: Path, dst: Path, seconds: float) -> Path:
+    """``src``'s first ``seconds`` with the video re-encoded without B-frames, packets timed
+    as the source's (the film's last frame sits after a 3-frame gap: cut before it, so the
+    copy's average rate reads 24)."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        vin = inp.streams.video[0]
+        ain = inp.streams.audio[0] if inp.streams.audio else None
+        vout = out.add_stream("libx264", rate=vin.average_rate)
+        vout.width, vout.height, vout.pix_fmt = vin.width, vin.height, "yuv420p"
+        vout.time_base = vin.time_base
+        vout.codec_context.time_base = vin.time_base
+        vout.options = {"bf": "0", "preset": "veryfast", "crf": "18"}
+        aout = out.add_stream_from_template(ain) if ain else None
+        step = int(round(1 / (vin.average_rate * vin.time_base)))
+        for packet in inp.demux(*([vin] + ([ain] if ain else []))):
+            if packet.pts is not None and packet.pts * packet.time_base >= seconds:
+                continue
+            if packet.stream is vin:
+                for frame in packet.decode():
+                    frame.pict_type = 0
+                    for p in vout.encode(frame):
+                        p.duration = step
+                        out.mux(p)
+            elif packet.dts is not None:
+                packet.stream = aout
+                out.mux(packet)
+        for p in vout.encode():
+            p.duration = step
+            out.mux(p)
+    return dst
+
+
+def cpu_s() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def cues(shots, detections, rate: float) -> list[dict]:
+    """Every interval as a cue: picture frame of its onset (exact where the sound placed it)."""
+    out = []
+    for shot in shots:
+        det = detections.get(shot.index)
+        if det is None:
+            continue
+        base = shot.record_range.start_time.to_seconds()
+        for iv in det.intervals:
+            frame = (base + iv.onset / shot.media_rate) * rate
+            placed = "picture"
+            if isinstance(iv, GuidedInterval):
+                placed = iv.placed_by
+                if iv.onset_time is not None:
+                    frame = iv.onset_time.to_seconds() * rate
+            out.append(
+                {
+                    "frame": frame,
+                    "impact": not iv.continuous,
+                    "confidence": min(1.0, iv.strength),
+                    "placed_by": placed,
+                }
+            )
+    return out
+
+
+def score(found: list[dict], labels: dict, seconds: float, late: int) -> dict:
+    events = [e for e in labels["events"] if e["frame"] < seconds * labels["fps"]]
+
+    def near(cue: dict, classes: tuple[str, ...]) -> bool:
+        return any(
+            e["class"] in classes and e["frame"] - 2 <= cue["frame"] <= e["frame"] + late + 2
+            for e in events
+        )
+
+    impacts = [c for c in found if c["impact"]]
+    good = [c for c in impacts if near(c, ("VISIBLE_CONTACT", "VISIBLE_ACTION"))]
+    music = [c for c in impacts if near(c, ("OFFSCREEN_OR_MUSIC",))]
+    contacts = [e for e in events if e["class"] == "VISIBLE_CONTACT"]
+
+    def heard(e: dict, cues: list[dict]) -> bool:
+        return any(e["frame"] - 2 <= c["frame"] <= e["frame"] + late + 2 for c in cues)
+
+    hit = [e for e in contacts if heard(e, found)]
+    hit_by_impacts = [e for e in contacts if heard(e, impacts)]
+    confident = [c for c in impacts if c["confidence"] >= 0.5]
+    confident_good = [c for c in confident if c in good]
+    return {
+        "cues": len(found),
+        "impacts": len(impacts),
+        "precision": len(good) / len(impacts) if impacts else float("nan"),
+        "recall": len(hit) / len(contacts) if contacts else float("nan"),
+        "contacts": f"{len(hit)}/{len(contacts)}",
+        "impact_recall": len(hit_by_impacts) / len(contacts) if contacts else float("nan"),
+        "on_music_or_offscreen": len(music),
+        "precision_conf_0.5": (len(confident_good) / len(confident) if confident else float("nan")),
+        "impacts_conf_0.5": len(confident),
+        "precision_by": {
+            k: (
+                f"{sum(c in good for c in impacts if c['placed_by'] == k)}"
+                f"/{sum(c['placed_by'] == k for c in impacts)}"
+            )
+            for k in ("picture", "picture+audio", "audio")
+        },
+        "by": {
+            k: sum(c["placed_by"] == k for c in found)
+            for k in ("picture", "picture+audio", "audio")
+        },
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--media", type=Path, default=MEDIA)
+    ap.add_argument("--labels", type=Path, default=None)
+    ap.add_argument("--seconds", type=float, default=300.0)
+    ap.add_argument("--reencode", action="store_true")
+    args = ap.parse_args()
+    labels_path = args.labels or MEDIA.with_suffix(".contacts.json")
+    labels = json.loads(labels_path.read_text())
+    with tempfile.TemporaryDirectory() as tmp:
+        media = args.media
+        if args.reencode:
+            t = time.perf_counter()
+            media = reencode(args.media, Path(tmp) / "bbb_bf0.mp4", args.seconds)
+            print(f"re-encoded without B-frames in {time.perf_counter() - t:.0f} s")
+        rate = float(labels["fps"])
+        frames = int(args.seconds * rate)
+        tl = otio.schema.Timeline(name="bbb")
+        track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+        track.append(
+            otio.schema.Clip(
+                name="bbb",
+                media_reference=otio.schema.ExternalReference(target_url=str(media)),
+                source_range=TR(RT(0, rate), RT(frames, rate)),
+            )
+        )
+        tl.tracks.append(track)
+        resolver = MediaResolver(Path(tmp) / "bbb.otio", [], [])
+        # The visual analysis, as find_events runs it: shots and detection in one decode.
+        wall, cpu = time.perf_counter(), cpu_s()
+        with DetectionWorker(build_detector("motion")) as detecting:
+            shot_list = find_shots(tl, resolver, watch=detecting)
+            detections = detecting.collect()
+        visual_wall, visual_cpu = time.perf_counter() - wall, cpu_s() - cpu
+        wall, cpu = time.perf_counter(), cpu_s()
+        guided = guide_detections(tl, shot_list.shots, detections, resolver, "auto")
+        guide_wall, guide_cpu = time.perf_counter() - wall, cpu_s() - cpu
+        alone = guide_detections(tl, shot_list.shots, detections, resolver, "only")
+    footage = frames / rate
+    late = int(labels.get("audio_offset_frames", 3))
+    off = cues(shot_list.shots, detections, rate)
+    on = cues(shot_list.shots, guided.detections, rate)
+    only = cues(shot_list.shots, alone.detections, rate)
+    print(f"{media.name}: {footage:.0f} s, {len(shot_list.shots)} shots")
+    print(
+        f"visual analysis: {visual_wall:.1f} s wall, {visual_cpu / footage:.3f} CPU s per footage s"
+    )
+    print(
+        f"guide audio:     {guide_wall:.1f} s wall, {guide_cpu / footage:.3f} CPU s per footage s"
+    )
+    for note in guided.notes:
+        print("  ", note)
+    header = f"{'guide':<6} {'window':<10} {'cues':>5} {'impacts':>8} {'precision':>10} "
+    header += f"{'recall':>7} {'contacts':>9} {'on music/off':>13} {'prec@0.5':>9} {'n@0.5':>6}"
+    header += "  placed by"
+    print(header)
+    for name, found in (("off", off), ("auto", on), ("only", only)):
+        for window, lag in (("contact+3", late), ("strict+-2", 0)):
+            s = score(found, labels, args.seconds, lag)
+            print(
+                f"{name:<6} {window:<10} {s['cues']:>5} {s['impacts']:>8} {s['precision']:>10.2f} "
+                f"{s['recall']:>7.2f} {s['contacts']:>9} {s['on_music_or_offscreen']:>13} "
+                f"{s['precision_conf_0.5']:>9.2f} {s['impacts_conf_0.5']:>6}  {s['by']}"
+            )
+            print(
+                f"{'':<17} contacts found by impact cues: {s['impact_recall']:.2f}; impacts on "
+                f"a contact or action, by what placed them: {s['precision_by']}"
+            )
+
+
+if __name__ == "__main__":
+    main()
