@@ -226,9 +226,7 @@ class MotionDetector(Detector):
         camera = camera_flow(model, grid.x, grid.y)
         reliable, _ = grid.reliable(fwd, inc_next.back, here, nxt, cfg.min_level * 1.5)
         reliable &= structure.textured
-        # (The picture is compared with the camera's motion reversed, as it always was: the
-        # frame-exact results on generated scenes were measured so.)
-        changed, margin = grid.changed(here, nxt, reversed_model(model), -camera, cfg.min_level)
+        changed, margin = grid.changed(here, nxt, model, camera, cfg.min_level)
         unchanged = ~changed
         unchanged[grid.edge(margin)] = False  # new content there: unknown, not unchanged
         vout = structure.measurable((fwd - camera) * grid.to_speed)
