@@ -109,6 +109,8 @@ class MotionConfig:
     cut_unmatched: float = 0.5  # a pair where the flow matches fewer pixels than this is a cut
     # What makes no sound (reject.py). Impacts below this confidence are not reported.
     min_confidence: float = 0.0
+    # Small fast objects, tracked as blobs of change where the flow cannot follow (objects.py).
+    small_objects: bool = True
     periodic_reversals: int = 3  # a place that reverses this often in +-0.5 s flaps
     passby_area: float = 0.008  # a pass-by is a large object: this much of the frame moving ...
     passby_speed: float = 0.5  # ... crossing fast (widths/s): close to the camera
@@ -567,7 +569,9 @@ class MotionStream(FrameStream):
         if after < 1:
             blobs[-1] = NONE
         assert self._shape is not None
-        found = contacts(blobs, self.rate, self._shape[1], self._shape[0])
+        found = []
+        if self.detector.config.small_objects:
+            found = contacts(blobs, self.rate, self._shape[1], self._shape[0])
         return self.detector._decide(ev, self.rate, found)
 
 
