@@ -268,6 +268,27 @@ def with_threshold(clip: ClipResult, least: float) -> ClipResult:
     return ClipResult(clip.name, clip.rate, clip.frames, shots, clip.cpu_s, clip.wall_s)
 
 
+HALF = 3600  # frames: the film's first half chooses thresholds, the second holds out
+
+
+def _half(cues: list[int], lab: tuple, h: int) -> tuple[list[int], tuple]:
+    """The cues and labels of one half of the film (0: before ``HALF``, 1: from it)."""
+
+    def inside(f: int) -> bool:
+        return (f < HALF) == (h == 0)
+
+    return [c for c in cues if inside(c)], (
+        [f for f in lab[0] if inside(f)],
+        [f for f in lab[1] if inside(f)],
+        {k: [f for f in v if inside(f)] for k, v in lab[2].items()},
+    )
+
+
+def _half_clip(clip: ClipResult, h: int) -> ClipResult:
+    shots = [s for s in clip.shots if (s.first < HALF) == (h == 0)]
+    return ClipResult(clip.name, clip.rate, clip.frames, shots, clip.cpu_s, clip.wall_s)
+
+
 def _fmt(v: float, digits: int = 2) -> str:
     return "-" if v != v else f"{v:.{digits}f}"
 
@@ -306,10 +327,16 @@ def main() -> None:
         else:
             lab = labels
         rows = {}
+        halves: dict[str, list[dict[str, float]]] = {}
         for name, det in detectors.items():
             clip = find_events(det, path, first, count, args.cache)
             cues = [c.frame for s in clip.shots for c in s.impacts]
             rows[name] = score(cues, lab)
+            halves[name] = [score(*_half(cues, lab, h)) for h in (0, 1)]
+            if name == "after":
+                halves["chance"] = [
+                    chance(_half_clip(clip, h), _half(cues, lab, h)[1]) for h in (0, 1)
+                ]
             if name == "after":
                 rows["chance"] = chance(clip, lab)
                 after_clip = clip
@@ -333,20 +360,39 @@ def main() -> None:
                     f"{name:8}"
                     + "".join(f"{_fmt(rows[name].get(k, float('nan'))):>13}" for k in keys)
                 )
+        for h in (0, 1):
+            print(f"  half {h + 1} (frames {'< ' if h == 0 else '>= '}{HALF})")
+            for name in ("before", "after", "chance"):
+                if name in halves:
+                    r = halves[name][h]
+                    print(
+                        f"{name:8}" + "".join(f"{_fmt(r.get(k, float('nan'))):>13}" for k in keys)
+                    )
         rejected: dict[str, int] = {}
         for s in after_clip.shots:
             for k, v in s.rejected.items():
                 rejected[k] = rejected.get(k, 0) + v
         print(f"rejected candidates (after): {dict(sorted(rejected.items()))}")
         if args.pr:
-            print("min_confidence  cues  precision  recall")
+            print(
+                "min_confidence  cues  precision  recall   | half 1: cues precision recall"
+                " | half 2: cues precision recall"
+            )
             for least in np.arange(0.0, 1.0, 0.05):
                 c = with_threshold(after_clip, float(least))
-                r = score([x.frame for s in c.shots for x in s.impacts], lab)
-                print(
+                cues = [x.frame for s in c.shots for x in s.impacts]
+                r = score(cues, lab)
+                line = (
                     f"{least:14.2f} {int(r['cues']):5d} {_fmt(r['precision']):>10} "
                     f"{_fmt(r.get('recall', float('nan'))):>7}"
                 )
+                for h in (0, 1):
+                    q = score(*_half(cues, lab, h))
+                    line += (
+                        f"   | {int(q['cues']):5d} {_fmt(q['precision']):>9}"
+                        f" {_fmt(q.get('recall', float('nan'))):>6}"
+                    )
+                print(line)
 
     if args.only != "bbb":
         print(f"{'live action':24}{'':8}{'impacts':>9}{'false/min':>11}{'continuous':>12}")

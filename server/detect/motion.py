@@ -65,8 +65,15 @@ from sonicvision.server.detect.base import (
     FrameStream,
     take_shot,
 )
-from sonicvision.server.detect.camera import camera_flow, camera_model, reversed_model
-from sonicvision.server.detect.reject import Faces, Run, judge_impacts, judge_runs
+from sonicvision.server.detect.camera import camera_flow, camera_model
+from sonicvision.server.detect.objects import NONE, Blobs, Contact, contacts, find_blobs
+from sonicvision.server.detect.reject import (
+    Faces,
+    Run,
+    judge_contacts,
+    judge_impacts,
+    judge_runs,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +109,8 @@ class MotionConfig:
     cut_unmatched: float = 0.5  # a pair where the flow matches fewer pixels than this is a cut
     # What makes no sound (reject.py). Impacts below this confidence are not reported.
     min_confidence: float = 0.0
+    # Small fast objects, tracked as blobs of change where the flow cannot follow (objects.py).
+    small_objects: bool = True
     periodic_reversals: int = 3  # a place that reverses this often in +-0.5 s flaps
     passby_area: float = 0.008  # a pass-by is a large object: this much of the frame moving ...
     passby_speed: float = 0.5  # ... crossing fast (widths/s): close to the camera
@@ -179,6 +188,7 @@ class MotionDetector(Detector):
             unmatched,
             back,
             changed,
+            model,
         )
 
     def _grid(self, w: int, h: int, rate: float) -> tuple[_Grid, tuple[int, int]]:
@@ -226,9 +236,7 @@ class MotionDetector(Detector):
         camera = camera_flow(model, grid.x, grid.y)
         reliable, _ = grid.reliable(fwd, inc_next.back, here, nxt, cfg.min_level * 1.5)
         reliable &= structure.textured
-        # (The picture is compared with the camera's motion reversed, as it always was: the
-        # frame-exact results on generated scenes were measured so.)
-        changed, margin = grid.changed(here, nxt, reversed_model(model), -camera, cfg.min_level)
+        changed, margin = grid.changed(here, nxt, model, camera, cfg.min_level)
         unchanged = ~changed
         unchanged[grid.edge(margin)] = False  # new content there: unknown, not unchanged
         vout = structure.measurable((fwd - camera) * grid.to_speed)
@@ -317,7 +325,7 @@ class MotionDetector(Detector):
 
     # 2. Decisions: impacts, continuous runs, activity.
 
-    def _decide(self, ev: _Evidence, rate: float) -> Detection:
+    def _decide(self, ev: _Evidence, rate: float, found: list[Contact] | None = None) -> Detection:
         cfg = self.config
         n = len(ev.moving)
         span = max(1, int(round(cfg.impact_span_s * rate)))
@@ -347,6 +355,18 @@ class MotionDetector(Detector):
 
         strength = {t: float(1.0 - np.exp(-ev.impact_speed[t] / 1.5)) for t in impacts}
         kept, rejected = judge_impacts(ev, impacts, strength, rate, cfg)
+        # Small fast objects' contacts (objects.py), where the flow has none of its own.
+        small, rejected_small = judge_contacts(ev, found or [], cfg)
+        rejected.update(rejected_small)
+        for c in small:
+            near = [t for t in kept if abs(t - c.t) <= 2]
+            if not near:
+                kept.append(c.t)
+                strength[c.t] = c.confidence
+            elif c.confidence > strength[near[0]]:
+                strength[near[0]] = c.confidence
+        kept.sort()
+        impacts = sorted(set(impacts) | {c.t for c in small})  # (an approach ends there)
         intervals: list[EventInterval] = []
         for t in kept:
             intervals.append(EventInterval(t, min(n, t + span), False, strength[t], "impact"))
@@ -411,6 +431,7 @@ class MotionStream(FrameStream):
         self._prev_in: _Incoming | None = None
         self._before: _Incoming | None = None  # how frame t-2 arrived
         self._halt: tuple[_Row, _Halt] | None = None  # frame t-1 halted: check it at t+1
+        self._full_before: np.ndarray | None = None  # frame t-1 grey at analysis size
 
     def push(self, frame: np.ndarray) -> None:
         frame = np.asarray(frame)
@@ -431,7 +452,7 @@ class MotionStream(FrameStream):
             self._recent.append(row)
             return
         prev, prev_tex, prev_full = self._prev
-        pair = _Pair(row, prev, prev_tex, prev_full, cur, cur_tex)
+        pair = _Pair(row, prev, prev_tex, prev_full, cur, cur_tex, full)
         self._prev = cur, cur_tex, full
         if self.pool is None:
             self._fold(pair, self._measure(pair))
@@ -495,7 +516,27 @@ class MotionStream(FrameStream):
             if judged.impact > 0:
                 judged.stop_x, judged.stop_y, judged.stop_vx, judged.stop_vy = where
                 judged.face = self._faces.covers(pair.prev_full, where[0], where[1])
+        if self._prev_in is not None and self._full_before is not None:
+            # Small objects at frame t: three frames, none across a cut.
+            if max(rows[-1].unmatched, rows[-2].unmatched) < cfg.cut_unmatched:
+                back = self._scaled(self._prev_in.model)
+                fwd = cv2.invertAffineTransform(self._scaled(inc.model))
+                rows[-2].blobs = find_blobs(
+                    self._full_before, pair.prev_full, pair.cur_full, back, fwd
+                )
+        self._full_before = pair.prev_full
         self._before, self._prev_in = self._prev_in, inc
+
+    def _scaled(self, model: np.ndarray) -> np.ndarray:
+        """A camera model at flow size, for pictures at analysis size."""
+        assert self._shape is not None
+        sx, sy = self._shape[1] / self._size[0], self._shape[0] / self._size[1]
+        out = model.astype(np.float64).copy()
+        out[0, 1] *= sx / sy
+        out[1, 0] *= sy / sx
+        out[0, 2] *= sx
+        out[1, 2] *= sy
+        return out
 
     def shot(self, first: int, count: int, before: int = 0, after: int = 0) -> Detection:
         while self._measuring:
@@ -521,7 +562,17 @@ class MotionStream(FrameStream):
         stuttered = np.array([r.resumed for r in rows], dtype=bool)
         stuttered[len(stuttered) - max(0, 2 - after) :] = False
         ev.impact[stuttered] = ev.impact_speed[stuttered] = 0.0
-        return self.detector._decide(ev, self.rate)
+        # A small object's frame needs the frames on both sides of it.
+        blobs = [r.blobs for r in rows]
+        if before < 1:
+            blobs[0] = NONE
+        if after < 1:
+            blobs[-1] = NONE
+        assert self._shape is not None
+        found = []
+        if self.detector.config.small_objects:
+            found = contacts(blobs, self.rate, self._shape[1], self._shape[0])
+        return self.detector._decide(ev, self.rate, found)
 
 
 _MIN_SIDE = 16
@@ -557,6 +608,7 @@ class _Pair:
     prev_full: np.ndarray  # frame t-1 grey at analysis size (faces are looked for there)
     cur: np.ndarray
     cur_tex: _Structure
+    cur_full: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -595,6 +647,7 @@ class _Row:
     stop_vx: float = 0.0  # ... and how they arrived, widths/s
     stop_vy: float = 0.0
     face: bool = False  # the stop is on a face
+    blobs: Blobs = NONE  # small objects seen at this frame (objects.py)
 
 
 @dataclass
@@ -646,6 +699,7 @@ class _Incoming:
     unmatched: float
     back: np.ndarray  # the flow towards t-1, pixels
     changed: np.ndarray  # differs from frame t-1 (camera motion taken out)
+    model: np.ndarray  # the camera's 2x3 model taking a pixel of t to t-1 (flow size)
 
 
 @dataclass

@@ -34,6 +34,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from sonicvision.server.detect.objects import Contact
+
 logger = logging.getLogger(__name__)
 
 
@@ -166,6 +168,24 @@ def judge_impacts(
             rejected["low confidence"] += 1
         else:
             kept.append(t)
+    return kept, rejected
+
+
+def judge_contacts(
+    ev: Evidence, found: list[Contact], cfg: RejectConfig
+) -> tuple[list[Contact], Counter[str]]:
+    """The small objects' contacts kept (objects.py), and why the others were not. No face
+    rule: a separate object that flew in and struck a face is a contact."""
+    kept, rejected = [], Counter[str]()
+    for c in found:
+        if is_transition(ev, c.t):
+            rejected["transition"] += 1
+        elif c.periodic:
+            rejected["periodic"] += 1
+        elif c.confidence < cfg.min_confidence:
+            rejected["low confidence"] += 1
+        else:
+            kept.append(c)
     return kept, rejected
 
 

@@ -1,0 +1,282 @@
+"""Small fast objects: contacts the optical flow cannot see.
+
+A thrown nut, a falling apple, a stone swung down: a few percent of the frame wide, they move
+more than their own size between frames, where dense flow (built coarse to fine) loses them.
+They are found here at the analysis size instead, as blobs of change with the camera's motion
+taken out, and tracked from frame to frame:
+
+* a **mover** at frame ``t`` differs from both frame ``t - 1`` and frame ``t + 1`` (each seen
+  through the camera's motion): three-frame differencing, which keeps the object where it is
+  at ``t`` and drops the places it left or will reach;
+* a **settled** blob differs from frame ``t - 1`` but not from ``t + 1``: something arrived
+  there and stays (or the background a mover uncovered: the tracker tells them apart, a
+  settled blob counts only where a track was heading).
+
+A **contact** is a track that flew on a steady path (two steps alike in direction and speed,
+each longer than the object is wide) and then, at frame ``t``, turned abruptly (lost most of
+its speed along the path: a bounce, a deflection) or came to rest where it was heading. ``t``
+is the frame the object is at the turning point: the first frame of visible contact.
+
+What this does not claim: that the track is a single object (two look-alikes can swap), nor
+anything about slow or large motion (the flow's job). A wing tip beating back and forth also
+"turns abruptly": tracks that reverse more than once within half a second are periodic and
+rejected, as the flow's rule rejects flaps.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+_LEVEL = 14.0  # least grey-level change that counts (8-bit)
+_MAX_BLOBS = 16  # per frame, the largest kept: busy pictures give many small flickers
+_MIN_AREA = 0.00025  # of the frame (9 px at 256x144)
+_MAX_AREA = 0.02  # of the frame: larger is not a small object (the flow sees it)
+_MAX_SIDE = 0.25  # of the frame's width / height
+# A flight: this many steps before the contact, alike, each longer than _FAST times the
+# object's size (faster than the flow can follow; a limb or a flicker seldom keeps it up).
+_FLIGHT = 3
+_FAST = 1.5
+_APART = 3.5  # the change around a small object: where it was, is and goes, a little more
+
+
+@dataclass(frozen=True)
+class Blob:
+    """One changed region of a frame, in pixels at analysis size."""
+
+    x: float
+    y: float
+    area: float
+    level: float  # mean grey level of the frame over the blob
+
+    @property
+    def size(self) -> float:
+        return float(np.sqrt(self.area))
+
+
+@dataclass(frozen=True)
+class Blobs:
+    """What a frame shows of small objects: movers and settled blobs (see the module)."""
+
+    movers: tuple[Blob, ...] = ()
+    settled: tuple[Blob, ...] = ()
+
+
+NONE = Blobs()
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A contact of a tracked small object at frame ``t`` (index in the shot)."""
+
+    t: int
+    confidence: float
+    x: float  # where, fractions of the frame
+    y: float
+    kind: str  # "bounce" or "stop"
+    periodic: bool  # the track reversed more than once within half a second
+
+
+def find_blobs(
+    prev: np.ndarray,
+    cur: np.ndarray,
+    nxt: np.ndarray,
+    back: np.ndarray,
+    fwd: np.ndarray,
+) -> Blobs:
+    """Blobs of frame ``cur`` (grey, analysis size). ``back`` / ``fwd``: the camera's 2x3
+    models taking a pixel of ``cur`` to where it is in ``prev`` / ``nxt``."""
+    h, w = cur.shape
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    seen_prev = cv2.warpAffine(prev, back, (w, h), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    seen_next = cv2.warpAffine(nxt, fwd, (w, h), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    d_prev = cv2.absdiff(cur, seen_prev)
+    d_next = cv2.absdiff(cur, seen_next)
+    margin = 1 + int(np.ceil(max(_shift(back, w, h), _shift(fwd, w, h))))
+    came = _above_noise(d_prev, margin)
+    stays = _above_noise(d_next, margin)
+    # A small object is a thing apart: the change around it (where it was, is and will be)
+    # is small too. A piece of a larger moving body or of flickering foliage is not.
+    whole = cv2.morphologyEx((came | stays).view(np.uint8), cv2.MORPH_CLOSE, _KERNEL)
+    _, around, stats, _ = cv2.connectedComponentsWithStats(whole, connectivity=8)
+    extent = stats[:, cv2.CC_STAT_AREA]
+    movers = _blobs(came & stays, cur, w, h, around, extent)
+    settled = _blobs(came & ~stays, cur, w, h, around, extent)
+    return Blobs(movers, settled)
+
+
+def _shift(model: np.ndarray, w: int, h: int) -> float:
+    """The largest camera displacement over the frame's corners, pixels."""
+    corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], dtype=np.float64)
+    moved = corners @ model.T
+    return float(np.abs(moved - corners[:, :2]).max())
+
+
+def _above_noise(diff: np.ndarray, margin: int) -> np.ndarray:
+    noise = float(np.median(diff[::2, ::2]))
+    out = diff > max(_LEVEL, 4.0 * noise + _LEVEL / 2)
+    out[:margin] = out[-margin:] = False
+    out[:, :margin] = out[:, -margin:] = False
+    return out
+
+
+def _blobs(
+    mask: np.ndarray, gray: np.ndarray, w: int, h: int, around: np.ndarray, extent: np.ndarray
+) -> tuple[Blob, ...]:
+    mask = cv2.morphologyEx(mask.view(np.uint8), cv2.MORPH_CLOSE, _KERNEL)
+    count, labels, stats, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    least, most = _MIN_AREA * w * h, _MAX_AREA * w * h
+    out = []
+    for k in range(1, count):
+        x0, y0, bw, bh, area = stats[k]
+        if not least <= area <= most or bw > _MAX_SIDE * w or bh > _MAX_SIDE * h:
+            continue
+        if area < 0.3 * bw * bh:  # a thin stroke or an outline: an edge of something larger
+            continue
+        inside = labels[y0 : y0 + bh, x0 : x0 + bw] == k
+        whole = around[y0 : y0 + bh, x0 : x0 + bw][inside]
+        if extent[int(np.bincount(whole).argmax())] > _APART * area:
+            continue
+        level = float(gray[y0 : y0 + bh, x0 : x0 + bw][inside].mean())
+        out.append(Blob(float(centroids[k][0]), float(centroids[k][1]), float(area), level))
+    out.sort(key=lambda b: -b.area)
+    return tuple(out[:_MAX_BLOBS])
+
+
+_KERNEL = np.ones((3, 3), np.uint8)
+
+
+@dataclass
+class _Track:
+    points: list[tuple[int, Blob]]  # (frame, blob)
+
+    def end(self) -> int:
+        return self.points[-1][0]
+
+    def position(self, k: int) -> np.ndarray:
+        b = self.points[k][1]
+        return np.array([b.x, b.y])
+
+
+def _alike(a: Blob, b: Blob) -> bool:
+    return abs(a.level - b.level) < 40.0 and 0.33 <= a.area / b.area <= 3.0
+
+
+def track(blobs: list[Blobs], width: int) -> list[_Track]:
+    """Movers linked frame to frame: each blob to the track it continues best (nearest to the
+    track's predicted place, within reach of its last one), greedily, largest blobs first."""
+    tracks: list[_Track] = []
+    open_: list[_Track] = []
+    for t, frame in enumerate(blobs):
+        taken: set[int] = set()
+        next_open: list[_Track] = []
+        for b in frame.movers:
+            best, best_cost = None, np.inf
+            for i, tr in enumerate(open_):
+                if i in taken or not _alike(tr.points[-1][1], b):
+                    continue
+                p = tr.position(-1)
+                v = p - tr.position(-2) if len(tr.points) > 1 else np.zeros(2)
+                here = np.array([b.x, b.y])
+                reach = max(1.5 * float(np.hypot(*v)), 0.3 * width) + 2 * b.size
+                if np.hypot(*(here - p)) > reach:
+                    continue
+                cost = float(np.hypot(*(here - (p + v))))
+                if cost < best_cost:
+                    best, best_cost = i, cost
+            if best is None:
+                tr = _Track([(t, b)])
+                tracks.append(tr)
+            else:
+                taken.add(best)
+                tr = open_[best]
+                tr.points.append((t, b))
+            next_open.append(tr)
+        open_ = next_open  # a track missing a frame ends
+    return [tr for tr in tracks if len(tr.points) >= 3]
+
+
+def contacts(blobs: list[Blobs], rate: float, width: int, height: int) -> list[Contact]:
+    """Contacts of small fast objects in one shot's frames (see the module's notes)."""
+    out: list[Contact] = []
+    least = max(1.5, 0.3 / rate * width)  # 0.3 widths/s, and more than the noise of a centroid
+    for tr in track(blobs, width):
+        steps = [tr.position(k + 1) - tr.position(k) for k in range(len(tr.points) - 1)]
+        for k in range(_FLIGHT, len(steps)):
+            # Approach: steps k-2 and k-1 alike and longer than the object; the turn at point
+            # k: the step after it keeps less than 30% of the speed along the path.
+            v1, v2, v3 = steps[k - 2], steps[k - 1], steps[k]
+            s1, s2 = float(np.hypot(*v1)), float(np.hypot(*v2))
+            t, b = tr.points[k]
+            if not all(
+                _steady(steps[j - 1], steps[j], max(least, _FAST * b.size))
+                for j in range(k - _FLIGHT + 1, k)
+            ):
+                continue
+            loss = float(np.hypot(*(v3 - v2))) / s2
+            if float(v3 @ v2) / s2 > 0.3 * s2 or loss < 0.6:
+                continue
+            steady = float(v1 @ v2) / (s1 * s2)
+            conf = 0.4 + 0.3 * min(1.0, (loss - 0.6) / 1.0) + 1.5 * (steady - 0.8)
+            periodic = _reverses(steps, k, rate)
+            out.append(Contact(t, _unit(conf), b.x / width, b.y / height, "bounce", periodic))
+        # A track that ends without its last point being a turn may have stopped there: its
+        # object at rest shows as a settled blob one frame on, a step ahead.
+        if len(steps) >= _FLIGHT:
+            v1, v2 = steps[-2], steps[-1]
+            b, last = tr.points[-1][1], tr.position(-1)
+            if all(
+                _steady(steps[j - 1], steps[j], max(least, _FAST * b.size))
+                for j in range(len(steps) - _FLIGHT + 1, len(steps))
+            ):
+                s2 = float(np.hypot(*v2))
+                rest = _settled_near(blobs, tr.end() + 1, last + v2, b, 0.75 * s2 + b.size)
+                # Not the background it uncovered (a settled blob where it was).
+                if rest is not None and np.hypot(rest.x - last[0], rest.y - last[1]) > 0.5 * s2:
+                    steady = float(v1 @ v2) / (s2 * float(np.hypot(*v1)))
+                    periodic = _reverses(steps, len(steps), rate)
+                    x, y = rest.x / width, rest.y / height
+                    conf = _unit(0.5 + 1.5 * (steady - 0.8))
+                    out.append(Contact(tr.end() + 1, conf, x, y, "stop", periodic))
+    out.sort(key=lambda c: c.t)
+    return out
+
+
+def _steady(v1: np.ndarray, v2: np.ndarray, least: float) -> bool:
+    """Two steps of a flight: each longer than ``least``, alike in speed and direction."""
+    s1, s2 = float(np.hypot(*v1)), float(np.hypot(*v2))
+    if min(s1, s2) < least or not 0.5 <= s2 / s1 <= 2.0:
+        return False
+    return float(v1 @ v2) / (s1 * s2) >= 0.8
+
+
+def _unit(x: float) -> float:
+    return float(np.clip(x, 0.0, 1.0))
+
+
+def _settled_near(
+    blobs: list[Blobs], t: int, where: np.ndarray, like: Blob, reach: float
+) -> Blob | None:
+    """A settled blob at frame ``t`` within ``reach`` of ``where`` that looks like ``like``."""
+    if not 0 <= t < len(blobs):
+        return None
+    for b in blobs[t].settled:
+        if np.hypot(b.x - where[0], b.y - where[1]) <= reach and _alike(b, like):
+            return b
+    return None
+
+
+def _reverses(steps: list[np.ndarray], k: int, rate: float) -> bool:
+    """Did the track turn back more than once within half a second of point ``k``?"""
+    half = max(2, int(round(0.5 * rate)))
+    lo, hi = max(0, k - half), min(len(steps), k + half)
+    turns = 0
+    for a, b in zip(steps[lo:hi], steps[lo + 1 : hi], strict=False):
+        if float(a @ b) < 0:
+            turns += 1
+    return turns >= 2
