@@ -27,6 +27,7 @@ from sonicvision.server.describe.vlm import (  # noqa: E402
     VLMDescriber,
     assign,
     conversation,
+    degenerate,
     parse_sounds,
     sample_indices,
     sound_kind,
@@ -186,8 +187,31 @@ def test_parse_drops_the_cut_off_item_of_a_truncated_answer():
         "footsteps on gravel"
     ]
     assert parse_sounds("door slam", 4, truncated=True) == ["door slam"]  # the only one stays
-    long = " ".join(["word"] * 30)
+    long = "heavy oak door swings slowly open creaks loudly then bangs hard against old brick walls"
     assert len(parse_sounds(f"1. {long}", 4)[0].split()) == 12
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "harm agu harm agu harm agu harm agu harm agu harm agu",  # a random 3B model, greedy
+        "1. harm agu harm agu harm agu",
+        "door door door door door",
+        "la la la la la la la la, la la la la",
+    ],
+)
+def test_looping_answers_are_not_sounds(answer):
+    assert degenerate(answer) and parse_sounds(answer, 4) == []
+
+
+def test_lists_that_repeat_words_are_not_loops():
+    answer = "1. footsteps on gravel\n2. footsteps on wood\n3. knock knock on a door"
+    assert not degenerate(answer)
+    assert parse_sounds(answer, 4) == [
+        "footsteps on gravel",
+        "footsteps on wood",
+        "knock knock on a door",
+    ]
 
 
 def test_sounds_map_to_events_by_kind_then_order():
@@ -227,6 +251,15 @@ def test_scripted_answer_names_the_events_and_markers_win():
     ((conversations, images),) = chat.calls
     assert len(images[0]) == 4 and max(images[0][0].shape[:2]) == 32
     assert conversations[0] == conversation(4)
+
+
+def test_a_looping_answer_falls_back_and_says_so(caplog):
+    chat = scripted("harm agu harm agu harm agu harm agu harm agu harm agu harm agu")
+    describer = VLMDescriber(chat, frame_size=32)
+    out = describer.describe(shot(), [impact(2), impact(30)], [0.08, 1.2], [], coded_frames(50))
+    assert [d.source for d in out] == ["vlm-fallback", "vlm-fallback"]
+    assert all("harm" not in d.text for d in out)
+    assert "no usable sound description" in describer.answers[(0, "None", 0, 50)].problem
 
 
 def test_prefetch_batches_shots_and_describe_reuses_the_answers():
