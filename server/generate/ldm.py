@@ -277,10 +277,12 @@ class LDMGenerator(Generator):
             latents = latents.to(c.vae.device, c.vae.dtype) / c.vae.config.scaling_factor
             mel = c.vae.decode(latents).sample
 
-        # 7. Vocode to waveform
+        # 7. Vocode to waveform, cropped to the window as diffusers' AudioLDMPipeline crops it
+        # (``audio[:, :original_waveform_length]``): the published HiFi-GAN's transposed convs
+        # return hop * frames + 32 samples, not exactly hop * frames.
         with self._on_device(c.vocoder):
             wave = c.vocoder(mel.squeeze(1).to(c.vocoder.device, c.vocoder.dtype))
-        return wave.float().reshape(batch, -1)
+        return fit_length(wave.float().reshape(batch, -1), self.window * self.mel.hop)
 
     # ---- helpers -------------------------------------------------------------------------
 
@@ -399,6 +401,13 @@ class LDMGenerator(Generator):
                 "seed": int(request.seed),
             },
         )
+
+
+def fit_length(wave: torch.Tensor, samples: int) -> torch.Tensor:
+    """(batch, n) waveforms cropped (or, for a vocoder that falls short, zero-padded) to n."""
+    if wave.shape[-1] >= samples:
+        return wave[..., :samples]
+    return torch.nn.functional.pad(wave, (0, samples - wave.shape[-1]))
 
 
 def _seed(seed: int, window: int) -> int:
