@@ -35,6 +35,7 @@ from sonicvision.server.describe.vlm import (  # noqa: E402
 from sonicvision.server.detect.base import EventInterval  # noqa: E402
 from sonicvision.server.models.vlm import LocalVLM, Reply  # noqa: E402
 from sonicvision.server.synthetic_scenes import ObjectSpec, SceneSpec, render_scene  # noqa: E402
+from sonicvision.server.testing.cuts import one_clip_cut  # noqa: E402
 from sonicvision.server.testing.models import idefics3_tiny, qwen25_vl  # noqa: E402
 
 RT = otio.opentime.RationalTime
@@ -366,17 +367,7 @@ def test_pipeline_runs_with_both_model_backends(tmp_path):
     processor.save_pretrained(tmp_path / "vl")
     spec = SceneSpec(64, 48, 25, 30, objects=[ObjectSpec("fall", 3, 12)], background="gradient")
     render_scene(spec, tmp_path / "drop.mp4")
-    timeline = otio.schema.Timeline(name="t")
-    track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
-    track.append(
-        otio.schema.Clip(
-            name="drop",
-            media_reference=otio.schema.ExternalReference(target_url="drop.mp4"),
-            source_range=TR(RT(0, 25), RT(30, 25)),
-        )
-    )
-    timeline.tracks.append(track)
-    otio.adapters.write_to_file(timeline, str(tmp_path / "cut.otio"))
+    one_clip_cut(tmp_path, "drop.mp4", 30)
     options = FoleyOptions(
         detector=f"r2plus1d:{tmp_path / 'det'},threshold=0.01",  # untrained: every frame sounds
         describer=f"vlm:{tmp_path / 'vl'},max_new_tokens=8,frame_size=32",

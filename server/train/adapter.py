@@ -474,8 +474,9 @@ def train_adapter(
             epoch += 1
             state["epoch"], state["batch_in_epoch"] = epoch, 0
 
-    # 4. Final checkpoint and validation
+    # 4. Final checkpoint and validation (unless this step was just validated)
     checkpoint()
-    validation()
+    if not (result.val_iou and result.val_iou[-1][0] == result.step):
+        validation()
     report(f"saved the adapter at step {result.step} to {out}")
     return result
