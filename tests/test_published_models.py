@@ -20,6 +20,7 @@ pytest.importorskip("diffusers")
 import opentimelineio as otio  # noqa: E402
 import soundfile as sf  # noqa: E402
 from diffusers.loaders.single_file_utils import convert_ldm_vae_checkpoint  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from sonicvision.cli import main  # noqa: E402
 from sonicvision.server.generate.base import SoundRequest  # noqa: E402
@@ -177,3 +178,79 @@ def test_train_adapter_on_tango_validates_past_a_step(folders, tmp_path):
     assert result.step == 2 and [s for s, _ in result.val_iou] == [1, 2]
     assert all(0.0 <= iou <= 1.0 for _, iou in result.val_iou)
     assert any("validation IoU" in line for line in lines)
+
+
+# ---- the VLMs: Qwen2.5-VL-3B-Instruct (a fine-tune's files), SmolVLM-256M-Instruct ----------
+
+
+@pytest.fixture(scope="module")
+def vlm_folders(tmp_path_factory) -> dict[str, Path]:
+    from sonicvision.server.testing.published import save_qwen25_vl, save_smolvlm
+
+    root = tmp_path_factory.mktemp("vlms")
+    return {
+        "qwen": save_qwen25_vl(FIXTURES, root / "qwen2.5-vl-ft"),
+        "smolvlm": save_smolvlm(FIXTURES, root / "smolvlm-256m"),
+    }
+
+
+def _frames() -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    return [rng.integers(0, 255, (252, 448, 3), dtype=np.uint8) for _ in range(4)]
+
+
+def test_qwen_fine_tune_naming_qwen2_5_vl_image_processor_loads(vlm_folders):
+    from transformers import AutoProcessor
+
+    from sonicvision.server.models.vlm import LocalVLM
+
+    folder = vlm_folders["qwen"]
+    assert read(folder, "preprocessor_config.json")["image_processor_type"] == (
+        "Qwen2_5_VLImageProcessor"
+    )
+    with pytest.raises(ValueError, match="Unrecognized image processor"):
+        AutoProcessor.from_pretrained(folder, local_files_only=True)  # what the describer hit
+    vlm = LocalVLM.load(str(folder), max_new_tokens=2)
+    image = vlm.processor.image_processor
+    assert type(image).__name__ == "Qwen2VLImageProcessor"
+    assert (image.size.longest_edge, image.size.shortest_edge) == (12845056, 3136)  # its file
+    inputs = vlm.prepare([_conversation()], [_frames()])
+    # 448 x 252 frames in 28 px merged patches: 16 x 9 = 144 image tokens a frame
+    assert int((inputs["input_ids"] == 151655).sum()) == 4 * 144
+
+
+def test_smolvlm_frames_are_one_image_each_not_13_tiles(vlm_folders):
+    from sonicvision.server.models.vlm import LocalVLM
+
+    vlm = LocalVLM.load(str(vlm_folders["smolvlm"]), max_new_tokens=2)
+    processor = vlm.processor
+    assert processor.image_processor.size == {"longest_edge": 2048}  # as published
+    text = vlm.render([_conversation()])
+    images = [[Image.fromarray(f) for f in _frames()]]
+    tiled = processor(text=text, images=images, return_tensors="pt")
+    assert tiled["pixel_values"].shape[1] == 4 * 13  # the old way: 52 vision passes a shot
+    assert int((tiled["input_ids"] == 49190).sum()) == 4 * 13 * 64
+    inputs = vlm.prepare([_conversation()], [_frames()])
+    assert tuple(inputs["pixel_values"].shape[1:]) == (4, 3, 512, 512)  # one 512 px image each
+    assert int((inputs["input_ids"] == 49190).sum()) == 4 * 64
+
+
+def _conversation():
+    from sonicvision.server.describe.vlm import conversation
+
+    return conversation(4)
+
+
+@pytest.mark.parametrize("family", ["qwen", "smolvlm"])
+def test_describer_vlm_folder_through_the_cli(family, vlm_folders, tmp_path, capsys):
+    cut = _cut(tmp_path)
+    spec = f"vlm:{vlm_folders[family]},max_new_tokens=4"
+    code = main(["analyze", str(cut), "-o", str(tmp_path / "cues.otio"), "--describer", spec])
+    assert code == 0, capsys.readouterr().err
+    cues = otio.adapters.read_from_file(str(tmp_path / "cues.otio"))
+    sources = [
+        m.metadata["sonicvision"]["cue"].get("text_source")
+        for m in cues.tracks.markers
+        if "cue" in m.metadata.get("sonicvision", {})
+    ]
+    assert sources and set(sources) <= {"vlm", "vlm-fallback"}

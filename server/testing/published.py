@@ -275,3 +275,166 @@ def save_tango(fixtures: Path, folder: Path, reduce: bool = True) -> Path:
     text_encoder.save_pretrained(folder / "text_encoder")
     tokenizer.save_pretrained(folder / "text_encoder")
     return folder
+
+
+# ---- the VLMs ------------------------------------------------------------------------------
+
+QWEN = "qwen2.5-vl-3b-instruct"
+SMOLVLM = "smolvlm-256m-instruct"
+# Qwen2.5's added tokens (tokenizer.json of Qwen/Qwen2.5-VL-3B-Instruct), at their ids
+QWEN_SPECIAL_IDS = {
+    "<|endoftext|>": 151643,
+    "<|im_start|>": 151644,
+    "<|im_end|>": 151645,
+    "<|vision_start|>": 151652,
+    "<|vision_end|>": 151653,
+    "<|vision_pad|>": 151654,
+    "<|image_pad|>": 151655,
+    "<|video_pad|>": 151656,
+}
+# SmolVLM's (SmolLM2 vocabulary + Idefics3's image tokens): <image> 49190 is config.json's
+# image_token_id; the 6 x 6 tile tokens sit between <global-img> and <fake_token_around_image>
+SMOLVLM_SPECIAL_IDS = {
+    "<|endoftext|>": 0,
+    "<|im_start|>": 1,
+    "<|im_end|>": 2,
+    "<global-img>": 49152,
+    **{
+        f"<row_{r}_col_{c}>": 49153 + (r - 1) * 6 + (c - 1)
+        for r in range(1, 7)
+        for c in range(1, 7)
+    },
+    "<fake_token_around_image>": 49189,
+    "<image>": 49190,
+    "<end_of_utterance>": 49279,
+}
+VLM_REDUCTIONS = {
+    QWEN: {"text": {"num_hidden_layers": 1}, "vision": {"depth": 1, "fullatt_block_indexes": [0]}},
+    SMOLVLM: {"text": {"num_hidden_layers": 1}, "vision": {"num_hidden_layers": 1}},
+}
+
+
+def _vlm_config(fixtures: Path, name: str, reduce: bool):
+    from transformers import AutoConfig
+
+    config = read(fixtures, f"{name}/config.json")
+    text_key = "text_config" if "text_config" in config else None
+    if reduce:
+        if text_key:
+            config[text_key] |= VLM_REDUCTIONS[name]["text"]
+        else:
+            config |= VLM_REDUCTIONS[name]["text"]
+        config["vision_config"] |= VLM_REDUCTIONS[name]["vision"]
+    model_type = config.pop("model_type")
+    return AutoConfig.for_model(model_type, **config)
+
+
+def _processor_settings(preprocessor: dict[str, Any]) -> dict[str, Any]:
+    names = ("image_processor_type", "processor_class")
+    return {k: v for k, v in preprocessor.items() if k not in names}
+
+
+def _save_vlm(config, folder: Path) -> None:
+    """Random bf16 weights (normal, std 0.02; norms 1), filled directly: a real-width
+    vocabulary (Qwen: 151936 x 2048) takes ~10 s through the models' own initialisers."""
+    from transformers import AutoModelForImageTextToText
+
+    generator = torch.Generator().manual_seed(0)
+    with torch.device("meta"):
+        model = AutoModelForImageTextToText.from_config(config, dtype=torch.bfloat16)
+    model.to_empty(device="cpu")
+    model.tie_weights()  # to_empty gives tied tensors their own storage
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "norm" in name and param.dim() == 1:
+                param.fill_(1.0)
+            elif name.endswith("bias"):
+                param.zero_()
+            else:
+                noise = torch.randn(param.shape, generator=generator, dtype=torch.float32)
+                param.copy_(noise * 0.02)
+    params = {name for name, _ in model.named_parameters(remove_duplicate=False)}
+    saved = [k for k in model.state_dict() if k not in params]
+    if saved:  # to_empty leaves buffers unset: only non-persistent ones may exist here
+        raise RuntimeError(f"persistent buffers would be saved uninitialised: {saved[:3]}")
+    model.save_pretrained(folder)
+
+
+def save_qwen25_vl(
+    fixtures: Path,
+    folder: Path,
+    image_processor_type: str = "Qwen2_5_VLImageProcessor",
+    reduce: bool = True,
+) -> Path:
+    """Qwen2.5-VL-3B-Instruct's layout as fine-tunes of early 2025 carry it: config.json,
+    weights, preprocessor_config.json naming ``image_processor_type``, tokenizer, template."""
+    from transformers import Qwen2_5_VLProcessor, Qwen2VLImageProcessor, Qwen2VLVideoProcessor
+
+    from .models import QWEN_TEMPLATE
+
+    fixtures, folder = Path(fixtures), Path(folder)
+    config = _vlm_config(fixtures, QWEN, reduce)
+    _save_vlm(config, folder)
+    tokenizer = byte_tokenizer_at(
+        QWEN_SPECIAL_IDS,
+        config.text_config.vocab_size,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=list(QWEN_SPECIAL_IDS),
+    )
+    preprocessor = read(fixtures, f"{QWEN}/preprocessor_config.json")
+    settings = {
+        k: v
+        for k, v in preprocessor.items()
+        if k not in ("image_processor_type", "processor_class")
+    }
+    Qwen2_5_VLProcessor(
+        image_processor=Qwen2VLImageProcessor(**settings),
+        tokenizer=tokenizer,
+        video_processor=Qwen2VLVideoProcessor(),
+        chat_template=QWEN_TEMPLATE,
+    ).save_pretrained(folder)
+    # the files as a fine-tune of early 2025 has them: the image processor's settings in
+    # preprocessor_config.json under the name its training script wrote, no processor_config
+    (folder / "processor_config.json").unlink(missing_ok=True)
+    (folder / "preprocessor_config.json").write_text(
+        json.dumps(preprocessor | {"image_processor_type": image_processor_type}, indent=2)
+    )
+    shutil.copy(fixtures / QWEN / "generation_config.json", folder)
+    return folder
+
+
+def save_smolvlm(fixtures: Path, folder: Path, reduce: bool = True) -> Path:
+    """HuggingFaceTB/SmolVLM-256M-Instruct's complete folder (random weights, stand-in
+    tokenizer): its processor upscales to 2048 px and tiles at 512 px, as published."""
+    from transformers import Idefics3ImageProcessor, Idefics3Processor
+
+    from .models import SMOLVLM_TEMPLATE
+
+    fixtures, folder = Path(fixtures), Path(folder)
+    config = _vlm_config(fixtures, SMOLVLM, reduce)
+    _save_vlm(config, folder)
+    tokenizer = byte_tokenizer_at(
+        SMOLVLM_SPECIAL_IDS,
+        config.text_config.vocab_size,
+        first_byte=3,
+        eos_token="<end_of_utterance>",
+        pad_token="<|im_end|>",
+        bos_token="<|im_start|>",
+        additional_special_tokens=list(SMOLVLM_SPECIAL_IDS),
+    )
+    preprocessor = read(fixtures, f"{SMOLVLM}/preprocessor_config.json")
+    settings = {
+        k: v
+        for k, v in preprocessor.items()
+        if k not in ("image_processor_type", "processor_class")
+    }
+    seq_len = read(fixtures, f"{SMOLVLM}/processor_config.json")["image_seq_len"]
+    Idefics3Processor(
+        image_processor=Idefics3ImageProcessor(**settings),
+        tokenizer=tokenizer,
+        image_seq_len=seq_len,
+        chat_template=SMOLVLM_TEMPLATE,
+    ).save_pretrained(folder)
+    shutil.copy(fixtures / SMOLVLM / "generation_config.json", folder)
+    return folder
