@@ -453,3 +453,24 @@ def test_speed_benchmark_runs_tiny_on_cpu():
         assert label in out
     ratio = float(out.split("ratio")[1].split()[0].rstrip("x"))
     assert ratio > 0
+
+
+def test_validation_activity_sees_sound_above_a_vocoder_noise_floor():
+    """T1: a noise floor 25 dB under the peak made eq. 7's -40 dB read every frame as sound."""
+    from sonicvision.server.metrics import activity_from_audio, activity_from_intervals
+    from sonicvision.server.train.adapter import validation_activity
+
+    sr, seconds = 16_000, 2.0
+    t = np.arange(int(sr * seconds)) / sr
+    rng = np.random.default_rng(0)
+    floor = 0.056 * rng.standard_normal(t.size)  # ~ -25 dB under the burst's RMS
+    burst = np.where((t >= 0.8) & (t < 1.2), np.sin(2 * np.pi * 440 * t), 0.0)
+    audio = 0.5 * (burst + floor)
+    expected = activity_from_intervals([(0.8, 1.2)], seconds, 25.0)
+    old = activity_from_audio(audio, sr, 25.0, duration_s=seconds)
+    assert old.all()  # "all sounding": the old validation IoU was 10 / 50 frames whatever it did
+    new, separable = validation_activity(audio, sr, seconds)
+    assert separable and np.array_equal(new, expected)
+    # a render that is noise through and through: said to be blind, not scored as sound
+    _, separable = validation_activity(0.5 * rng.standard_normal(t.size), sr, seconds)
+    assert not separable
