@@ -182,6 +182,7 @@ def sound_request(event: SoundEvent, rate: float, seed: int) -> SoundRequest:
         seed=seed,
         activity=np.ones(frames, dtype=bool),
         activity_rate=rate,
+        start_s=event.start.to_seconds(),
     )
 
 

@@ -474,3 +474,35 @@ def test_validation_activity_sees_sound_above_a_vocoder_noise_floor():
     # a render that is noise through and through: said to be blind, not scored as sound
     _, separable = validation_activity(0.5 * rng.standard_normal(t.size), sr, seconds)
     assert not separable
+
+
+def test_nearby_events_of_one_text_share_a_window_with_their_t_ct(tango):
+    adapter = TimeControlAdapter.from_unet(tango.unet)
+    seen: list = []
+
+    class Spy(LDMGenerator):
+        def __call__(self, windows):
+            seen.extend(windows)
+            return super().__call__(windows)
+
+    gen = Spy(tango, adapter, steps=1, device="cpu")
+    steps = [
+        SoundRequest("footsteps on gravel", 0.1, False, 1, start_s=s) for s in (1.0, 1.2, 1.45)
+    ]
+    door = SoundRequest("door slams", 0.2, False, 9, start_s=1.1)
+    late = SoundRequest("footsteps on gravel", 0.1, False, 5, start_s=3.0)  # past the window
+    requests = [steps[0], door, steps[1], steps[2], late]
+    sounds = gen.render_batch(requests)
+    assert len(seen) == 3  # one window for three steps, one for the door, one for the late step
+    shared = next(w for w in seen if w.event == 0)
+    # T_ct of the shared window: three 10-frame runs at 0, 20 and 45 mel frames (100 fps)
+    assert np.flatnonzero(np.diff(np.r_[0, shared.active.astype(int)]) == 1).tolist() == [0, 20, 45]
+    assert int(shared.active.sum()) == 30
+    assert [s.metadata["window_shared_by"] for s in sounds] == [3, 1, 3, 3, 1]
+    for sound, request in zip(sounds, requests, strict=True):
+        assert sound.audio.shape == (round(request.duration_s * 48_000), 2)
+
+    # without placement, or with group=0, every event has a window of its own
+    seen.clear()
+    Spy(tango, adapter, steps=1, device="cpu", group=False).render_batch(steps)
+    assert len(seen) == 3

@@ -15,7 +15,9 @@ import numpy as np
 
 @dataclass(frozen=True)
 class SoundRequest:
-    """What to render. ``activity`` is T_ct at ``activity_rate`` (optional; for time control)."""
+    """What to render. ``activity`` is T_ct at ``activity_rate`` (optional; for time control).
+    ``start_s``: where the event sits in the timeline, so a generator may render nearby events
+    in one model window (the LDM does); None keeps the event on its own."""
 
     text: str
     duration_s: float
@@ -24,6 +26,7 @@ class SoundRequest:
     sample_rate: int = 48_000
     activity: np.ndarray | None = None
     activity_rate: float = 0.0
+    start_s: float | None = None
 
 
 @dataclass
