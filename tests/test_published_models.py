@@ -46,9 +46,9 @@ FIXTURES = Path(__file__).parent / "fixtures" / "models"
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _two_threads():
+def _one_thread():
     threads = torch.get_num_threads()
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
 
