@@ -11,7 +11,10 @@ at the pipeline's analysis size (256 px) in windows of 48 with overlap 16. Print
 latency, frames/s, the ratio with ``--windows-per-batch`` windows per forward against one, and
 against the embedded optical-flow detector on the same frames (same process).
 
-Peak memory is the accelerator's peak allocation (CPU: the process's peak RSS).
+Peak memory on a GPU is the caching allocator's peak reservation (what the run holds), with
+the device's memory in use after it, CUDA context included (``--json`` has the allocated peak
+too); on a CPU, the process's peak RSS. Prompt tokens: image tokens are exact (the processor's
+own counts); text tokens come from the byte-level stand-in tokenizer, ~4x the real BPE's.
 
     python bench/eyes_speed.py                      # GPU, real sizes
     python bench/eyes_speed.py --device cpu --tiny  # seconds, checks the script itself
@@ -33,6 +36,7 @@ import torch
 from sonicvision.server.describe.vlm import conversation
 from sonicvision.server.detect.motion import MotionDetector
 from sonicvision.server.detect.r2plus1d import R2Plus1DDetector
+from sonicvision.server.models.device import memory_report
 from sonicvision.server.models.r2plus1d import DetectorConfig, FrameDetector
 from sonicvision.server.models.vlm import LocalVLM
 from sonicvision.server.testing.models import qwen25_vl
@@ -63,7 +67,7 @@ def _reset_peak(device: torch.device) -> None:
 
 def _peak_gib(device: torch.device) -> float:
     if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**30
+        return memory_report(device)["reserved"]
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
 
 
@@ -95,7 +99,9 @@ def bench_vlm(args: argparse.Namespace, device: torch.device) -> dict:
 
         return go
 
-    prompt_tokens = int(vlm.prepare([conversation(4)], shots(1))["input_ids"].shape[1])
+    ids = vlm.prepare([conversation(4)], shots(1))["input_ids"]
+    prompt_tokens = int(ids.shape[1])
+    image_tokens = int((ids == model.config.image_token_id).sum())
     _reset_peak(device)
     one = _timed(run(1), device, args.repeats)
     peak_one = _peak_gib(device)
@@ -106,6 +112,9 @@ def bench_vlm(args: argparse.Namespace, device: torch.device) -> dict:
         "params_b": sum(p.numel() for p in model.parameters()) / 1e9,
         "build_s": built_s,
         "prompt_tokens": prompt_tokens,
+        "image_tokens": image_tokens,  # exact
+        "text_tokens_stand_in": prompt_tokens - image_tokens,  # byte tokenizer, ~4x real
+        "memory_gib": memory_report(device),
         "new_tokens": args.tokens,
         "shot_latency_s": one,
         "batch": args.batch,
@@ -181,11 +190,13 @@ def main(argv: list[str] | None = None) -> dict:
     if "vlm" in results:
         v = results["vlm"]
         print(
-            f"VLM  {v['params_b']:.2f} B params, prompt {v['prompt_tokens']} tokens, "
+            f"VLM  {v['params_b']:.2f} B params, prompt {v['prompt_tokens']} tokens "
+            f"({v['image_tokens']} image, exact; {v['text_tokens_stand_in']} text, stand-in "
+            "tokenizer), "
             f"{v['new_tokens']} new tokens\n"
             f"     one shot {v['shot_latency_s'] * 1e3:.0f} ms | batch {v['batch']}: "
             f"{v['batch_s'] * 1e3:.0f} ms, {v['shots_per_s']:.2f} shots/s "
-            f"({v['batch_speedup']:.2f}x one at a time) | peak {v['peak_gib_one']:.2f} / "
+            f"({v['batch_speedup']:.2f}x one at a time) | peak reserved {v['peak_gib_one']:.2f} / "
             f"{v['peak_gib_batch']:.2f} GiB"
         )
     if "detector" in results:

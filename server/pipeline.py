@@ -191,6 +191,7 @@ def sound_request(event: SoundEvent, rate: float, seed: int) -> SoundRequest:
         activity_rate=rate,
         one_shot=event.one_shot,
         onscreen=event.onscreen,
+        start_s=event.start.to_seconds(),
     )
 
 

@@ -27,6 +27,7 @@ from sonicvision.server.describe.vlm import (  # noqa: E402
     VLMDescriber,
     assign,
     conversation,
+    degenerate,
     parse_sounds,
     sample_indices,
     sound_kind,
@@ -34,6 +35,7 @@ from sonicvision.server.describe.vlm import (  # noqa: E402
 from sonicvision.server.detect.base import EventInterval  # noqa: E402
 from sonicvision.server.models.vlm import LocalVLM, Reply  # noqa: E402
 from sonicvision.server.synthetic_scenes import ObjectSpec, SceneSpec, render_scene  # noqa: E402
+from sonicvision.server.testing.cuts import one_clip_cut  # noqa: E402
 from sonicvision.server.testing.models import idefics3_tiny, qwen25_vl  # noqa: E402
 
 RT = otio.opentime.RationalTime
@@ -186,8 +188,31 @@ def test_parse_drops_the_cut_off_item_of_a_truncated_answer():
         "footsteps on gravel"
     ]
     assert parse_sounds("door slam", 4, truncated=True) == ["door slam"]  # the only one stays
-    long = " ".join(["word"] * 30)
+    long = "heavy oak door swings slowly open creaks loudly then bangs hard against old brick walls"
     assert len(parse_sounds(f"1. {long}", 4)[0].split()) == 12
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "harm agu harm agu harm agu harm agu harm agu harm agu",  # a random 3B model, greedy
+        "1. harm agu harm agu harm agu",
+        "door door door door door",
+        "la la la la la la la la, la la la la",
+    ],
+)
+def test_looping_answers_are_not_sounds(answer):
+    assert degenerate(answer) and parse_sounds(answer, 4) == []
+
+
+def test_lists_that_repeat_words_are_not_loops():
+    answer = "1. footsteps on gravel\n2. footsteps on wood\n3. knock knock on a door"
+    assert not degenerate(answer)
+    assert parse_sounds(answer, 4) == [
+        "footsteps on gravel",
+        "footsteps on wood",
+        "knock knock on a door",
+    ]
 
 
 def test_sounds_map_to_events_by_kind_then_order():
@@ -220,6 +245,15 @@ def test_scripted_answer_names_the_events():
     ((conversations, images),) = chat.calls
     assert len(images[0]) == 4 and max(images[0][0].shape[:2]) == 32
     assert conversations[0] == conversation(4)
+
+
+def test_a_looping_answer_falls_back_and_says_so(caplog):
+    chat = scripted("harm agu harm agu harm agu harm agu harm agu harm agu harm agu")
+    describer = VLMDescriber(chat, frame_size=32)
+    out = describer.describe(shot(), [impact(2), impact(30)], [0.08, 1.2], coded_frames(50))
+    assert [d.source for d in out] == ["vlm-fallback", "vlm-fallback"]
+    assert all("harm" not in d.text for d in out)
+    assert "no usable sound description" in describer.answers[(0, "None", 0, 50)].problem
 
 
 def test_prefetch_batches_shots_and_describe_reuses_the_answers():
@@ -323,17 +357,7 @@ def test_pipeline_runs_with_both_model_backends(tmp_path):
     processor.save_pretrained(tmp_path / "vl")
     spec = SceneSpec(64, 48, 25, 30, objects=[ObjectSpec("fall", 3, 12)], background="gradient")
     render_scene(spec, tmp_path / "drop.mp4")
-    timeline = otio.schema.Timeline(name="t")
-    track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
-    track.append(
-        otio.schema.Clip(
-            name="drop",
-            media_reference=otio.schema.ExternalReference(target_url="drop.mp4"),
-            source_range=TR(RT(0, 25), RT(30, 25)),
-        )
-    )
-    timeline.tracks.append(track)
-    otio.adapters.write_to_file(timeline, str(tmp_path / "cut.otio"))
+    one_clip_cut(tmp_path, "drop.mp4", 30)
     options = FoleyOptions(
         detector=f"r2plus1d:{tmp_path / 'det'},threshold=0.01",  # untrained: every frame sounds
         describer=f"vlm:{tmp_path / 'vl'},max_new_tokens=8,frame_size=32",

@@ -113,6 +113,8 @@ def parse_sounds(text: str, max_sounds: int = 4, truncated: bool = False) -> lis
     ``truncated``: the answer hit the token limit, so its last item may be cut off mid-word
     and is dropped (unless it is the only one).
     """
+    if degenerate(text):
+        return []
     items = _json_items(text)
     if items is None:
         items = _line_items(text)
@@ -209,7 +211,7 @@ def _clean(raw: str) -> str | None:
     text = _LEAD.sub("", text).strip()
     text = re.sub(r"\s*,\s*", " ", text)
     text = " ".join(text.split()[:MAX_WORDS])
-    return text if _plausible(text) else None
+    return text if _plausible(text) and not degenerate(text) else None
 
 
 def _plausible(text: str) -> bool:
@@ -221,6 +223,33 @@ def _plausible(text: str) -> bool:
     long = [w for w in words if len(w) >= 3]
     real = [w for w in long if re.search(r"[aeiouy]", w) and not re.search(r"(.)\1\1", w)]
     return bool(real) and len(real) >= 0.6 * len(long)
+
+
+def degenerate(text: str) -> bool:
+    """A looping answer (``harm agu harm agu ...``): a random or broken model, not a list.
+
+    Either one short phrase repeated over most of the answer, or too few distinct words for
+    its length. A real list repeats words ("footsteps on gravel", "footsteps on wood") but not
+    whole runs of them.
+    """
+    words = re.findall(r"[a-z']+", text.lower())
+    if len(words) < 4:
+        return False
+    if len(words) >= 8 and len(set(words)) <= 0.25 * len(words):
+        return True
+    return _looping(words)
+
+
+def _looping(words: list[str]) -> bool:
+    """A unit of 1-3 words, repeated back to back (at least twice, 4 words in all), covers
+    60 % of the words."""
+    for unit in (1, 2, 3):
+        run = 0
+        for i in range(unit, len(words)):
+            run = run + 1 if words[i] == words[i - unit] else 0
+            if run >= unit and run + unit >= max(4, 0.6 * len(words)):
+                return True
+    return False
 
 
 def _key(text: str) -> str:

@@ -22,6 +22,8 @@ class SoundRequest:
     attack at ``onset_s``, at its natural length, whatever ``continuous`` says; a texture-like
     one (rain, wind, room tone) fills ``duration_s`` as a continuous sound.
     ``onscreen``: the event was seen, so a pass-by is already near when its span starts.
+    ``start_s``: where the event sits in the timeline, so a generator may render nearby events
+    in one model window (the LDM does); None keeps the event on its own.
     """
 
     text: str
@@ -33,6 +35,7 @@ class SoundRequest:
     activity_rate: float = 0.0
     one_shot: bool = False
     onscreen: bool = False  # seen in the picture: its whole span is close to the camera
+    start_s: float | None = None
 
 
 @dataclass

@@ -8,7 +8,8 @@ its own seeded noise, so a result does not depend on what it was batched with. C
 than the model's window (10.24 s for Tango) render as overlapping windows, crossfaded.
 
 Spec: ``--generator ldm:DIR[,adapter=DIR][,variant=tango|audioldm][,scheduler=dpm|ddpm|ddim]
-[,steps=N][,guidance=G][,scale=S][,dtype=fp32|fp16|bf16][,device=cuda][,batch=N][,offload=1]``.
+[,steps=N][,guidance=G][,scale=S][,dtype=fp32|fp16|bf16][,device=cuda][,batch=N][,offload=1]
+[,group=0]``. ``group=0`` gives every event a window of its own.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class LDMGenerator(Generator):
         overlap_s: float = 1.0,
         offload: bool = False,
         vae_slicing: bool = False,
+        group: bool = True,
     ) -> None:
         if scheduler not in SCHEDULERS:
             raise ConfigError(
@@ -112,6 +114,7 @@ class LDMGenerator(Generator):
         )
         self.batch_size = max(1, int(batch_size))
         self.offload = offload and self.device.type != "cpu"
+        self.group = group
         self.mel = components.mel
         self.window = self._window_frames(window_s)
         self.overlap = min(self.mel.frames(overlap_s), self.window // 4)
@@ -169,14 +172,32 @@ class LDMGenerator(Generator):
         return self.render_batch([request])[0]
 
     def render_batch(self, requests: Sequence[SoundRequest]) -> list[RenderedSound]:
-        """Render many events (of many shots) in batches of model windows."""
-        # 1. Check inputs; split each event into model windows carrying T_ct on the mel grid
+        """Render many events (of many shots) in batches of model windows.
+
+        Events with the same text that follow each other within one window (footsteps, a
+        series of knocks) share that window, as the paper's T_ct does: one caption, one
+        active run per event at its own time. Each event's clip is its slice of the window.
+        """
+        # 1. Check inputs; T_ct on the mel grid; nearby events of one text share a window
         plans = [self._plan(i, r) for i, r in enumerate(requests)]
-        windows = [
-            Window(i, j, start, r.text, p.active[start : start + self.window], _seed(r.seed, j))
-            for i, (r, p) in enumerate(zip(requests, plans, strict=True))
-            for j, start in enumerate(p.starts)
-        ]
+        windows: list[Window] = []
+        where: dict[int, tuple[int, int, int, int]] = {}  # first window, windows, offset, group
+        for group in self._groups(requests, plans):
+            lead, r, p = group[0], requests[group[0]], plans[group[0]]
+            if len(group) == 1:
+                where[lead] = (len(windows), len(p.starts), 0, 1)
+                windows += [
+                    Window(lead, j, start, r.text, p.active[start : start + self.window],
+                           _seed(r.seed, j))
+                    for j, start in enumerate(p.starts)
+                ]  # fmt: skip
+                continue
+            active = np.zeros(self.window, dtype=bool)
+            for i in group:
+                offset = self._offset(requests[i], r)
+                active[offset : offset + plans[i].frames] |= plans[i].active[: plans[i].frames]
+                where[i] = (len(windows), 1, offset, len(group))
+            windows.append(Window(lead, 0, 0, r.text, active, _seed(r.seed, 0)))
 
         # 2.-7. Text, time condition, latents, denoising, VAE, vocoder: one batch at a time
         waves: list[np.ndarray] = []
@@ -184,14 +205,48 @@ class LDMGenerator(Generator):
             chunk = windows[first : first + self.batch_size]
             waves.extend(self(chunk).cpu().numpy())
 
-        # 8. Post-process: stitch windows, resample to the project rate, find the onset
-        out, k = [], 0
-        for request, plan in zip(requests, plans, strict=True):
-            n = len(plan.starts)
-            audio = self._stitch(waves[k : k + n], plan.starts)
-            k += n
-            out.append(self._finish(request, audio, n))
+        # 8. Post-process: stitch windows (or cut an event's slice), resample, find the onset
+        out = []
+        for i, (request, plan) in enumerate(zip(requests, plans, strict=True)):
+            first, n, offset, shared = where[i]
+            if shared > 1:
+                audio = waves[first][offset * self.mel.hop :]
+            else:
+                audio = self._stitch(waves[first : first + n], plan.starts)
+            out.append(self._finish(request, audio, n, shared))
         return out
+
+    def _groups(self, requests: Sequence[SoundRequest], plans: list[_Plan]) -> list[list[int]]:
+        """Indices of requests rendered together: same text, placed (``start_s``), one window
+        each, not overlapping, and all inside one window from the first one's start."""
+        alone = [
+            i
+            for i, (r, p) in enumerate(zip(requests, plans, strict=True))
+            if not self.group or r.start_s is None or len(p.starts) > 1
+        ]
+        placed = sorted(
+            (i for i in range(len(requests)) if i not in set(alone)),
+            key=lambda i: (requests[i].text, requests[i].start_s, i),
+        )
+        groups: list[list[int]] = [[i] for i in alone]
+        current: list[int] = []
+        for i in placed:
+            r = requests[i]
+            if current:
+                lead, last = requests[current[0]], requests[current[-1]]
+                fits = self._offset(r, lead) + plans[i].frames <= self.window
+                if r.text == lead.text and fits and r.start_s >= last.start_s + last.duration_s:
+                    current.append(i)
+                    continue
+                groups.append(current)
+            current = [i]
+        if current:
+            groups.append(current)
+        return sorted(groups)
+
+    def _offset(self, request: SoundRequest, lead: SoundRequest) -> int:
+        """Mel frames from the group's first event to this one."""
+        return round((request.start_s - lead.start_s) * float(self.mel.frame_rate))
 
     # ---- the pipeline: steps 2-7 for one batch of windows --------------------------------
 
@@ -277,10 +332,12 @@ class LDMGenerator(Generator):
             latents = latents.to(c.vae.device, c.vae.dtype) / c.vae.config.scaling_factor
             mel = c.vae.decode(latents).sample
 
-        # 7. Vocode to waveform
+        # 7. Vocode to waveform, cropped to the window as diffusers' AudioLDMPipeline crops it
+        # (``audio[:, :original_waveform_length]``): the published HiFi-GAN's transposed convs
+        # return hop * frames + 32 samples, not exactly hop * frames.
         with self._on_device(c.vocoder):
             wave = c.vocoder(mel.squeeze(1).to(c.vocoder.device, c.vocoder.dtype))
-        return wave.float().reshape(batch, -1)
+        return fit_length(wave.float().reshape(batch, -1), self.window * self.mel.hop)
 
     # ---- helpers -------------------------------------------------------------------------
 
@@ -366,7 +423,9 @@ class LDMGenerator(Generator):
             end = first + len(wave)
         return out
 
-    def _finish(self, request: SoundRequest, audio: np.ndarray, windows: int) -> RenderedSound:
+    def _finish(
+        self, request: SoundRequest, audio: np.ndarray, windows: int, shared: int = 1
+    ) -> RenderedSound:
         sr_model, sr_out = self.mel.sample_rate, int(request.sample_rate)
         audio = audio[: math.ceil(request.duration_s * sr_model)]
         audio = resample(audio[:, None], sr_model, sr_out)[:, 0]
@@ -396,9 +455,17 @@ class LDMGenerator(Generator):
                 "time_control": self.adapter is not None,
                 "conditioning_scale": self.conditioning_scale,
                 "windows": windows,
+                "window_shared_by": shared,  # events rendered in this event's window
                 "seed": int(request.seed),
             },
         )
+
+
+def fit_length(wave: torch.Tensor, samples: int) -> torch.Tensor:
+    """(batch, n) waveforms cropped (or, for a vocoder that falls short, zero-padded) to n."""
+    if wave.shape[-1] >= samples:
+        return wave[..., :samples]
+    return torch.nn.functional.pad(wave, (0, samples - wave.shape[-1]))
 
 
 def _seed(seed: int, window: int) -> int:
@@ -439,4 +506,5 @@ _SPEC_KEYS: dict = {
     "batch": ("batch_size", int),
     "window": ("window_s", float),
     "offload": ("offload", _flag),
+    "group": ("group", _flag),
 }

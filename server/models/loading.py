@@ -18,18 +18,26 @@ AudioLDM, as ``huggingface-cli download cvssp/audioldm-s-full-v2 --local-dir DIR
     DIR/tokenizer/                RobertaTokenizer(Fast)
     DIR/scheduler/                scheduler_config.json (the training noise schedule)
 
-Tango (declare-lab/tango, tango-full-ft-audiocaps, ...: the paper's base model)::
+Tango (declare-lab/tango, tango-full-ft-audiocaps, ...: the paper's base model), as
+``huggingface-cli download declare-lab/tango --local-dir DIR`` leaves it, plus FLAN-T5::
 
-    DIR/unet/config.json          configs/diffusion_model_config.json, github.com/declare-lab/tango
-    DIR/unet/diffusion_pytorch_model.safetensors
-      or DIR/pytorch_model_main.bin   Tango's own checkpoint; its "unet.*" weights are used
-    DIR/vae/                      AudioLDM's AutoencoderKL (Tango uses AudioLDM's VAE, frozen):
-                                  copy or link cvssp/audioldm-s-full-v2's vae/
-    DIR/vocoder/                  likewise AudioLDM's SpeechT5HifiGan (vocoder/)
-    DIR/text_encoder/             FLAN-T5 (google/flan-t5-large): config.json, weights and
-                                  tokenizer files (or put the tokenizer in DIR/tokenizer/)
-    DIR/scheduler/                optional; default: Stable Diffusion 2.1's schedule
-                                  (v-prediction, scaled-linear betas), which Tango trained with
+    DIR/main_config.json          Tango's config (text encoder, scheduler, UNet config path)
+    DIR/pytorch_model_main.bin    Tango's checkpoint; its "unet.*" weights are used
+    DIR/vae_config.json           Tango's own VAE (AudioLDM's architecture, audioldm key names,
+    DIR/pytorch_model_vae.bin     scale_factor 0.9227914 in vae_config.json); the same file
+                                  holds Tango's HiFi-GAN ("vocoder.*"), as Tango loads it
+    DIR/text_encoder/             google/flan-t5-large: config.json, weights and tokenizer files
+
+    optional, each replacing the one above: DIR/unet/ (config.json + diffusers weights; without
+    it the UNet config is Tango's configs/diffusion_model_config.json, kept here verbatim as
+    TANGO_UNET_CONFIG, or DIR/configs/diffusion_model_config.json when present), DIR/vae/ and
+    DIR/vocoder/ (diffusers / transformers folders), DIR/tokenizer/, DIR/scheduler/ (default:
+    Stable Diffusion 2.1's schedule, v-prediction, scaled-linear betas, which Tango trained with).
+
+Tango's window is 1024 mel frames (10.24 s): its ``AudioDiffusion.prepare_latents`` hard-codes
+(8, 256, 16) latents, i.e. 256 latent frames times the VAE's factor 4, and its training crops
+every clip to AudioLDM's ``target_length`` 1024. The ``sample_size`` of [32, 2] in its published
+UNet config is a leftover Tango never reads, so the window never comes from it.
 
 Fetch Tango with ``huggingface-cli download declare-lab/tango --local-dir DIR`` and
 ``huggingface-cli download google/flan-t5-large --local-dir DIR/text_encoder``.
@@ -46,12 +54,14 @@ from typing import Any, Literal
 
 import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
+from diffusers.loaders.single_file_utils import convert_ldm_vae_checkpoint
 from transformers import (
     AutoTokenizer,
     ClapTextModelWithProjection,
     PreTrainedModel,
     PreTrainedTokenizerBase,
     SpeechT5HifiGan,
+    SpeechT5HifiGanConfig,
     T5EncoderModel,
 )
 
@@ -77,12 +87,63 @@ TANGO_SCHEDULER_CONFIG: dict[str, Any] = {
     "steps_offset": 1,
 }
 
+# Tango's models.py, AudioDiffusion.prepare_latents: shape = (batch, channels, 256, 16); 256
+# latent frames x the VAE's factor 4 = 1024 mel frames = 10.24 s at 100 frames/s.
+TANGO_WINDOW_FRAMES = 1024
+
+# github.com/declare-lab/tango configs/diffusion_model_config.json, verbatim (the file
+# main_config.json names as unet_model_config_path; the HF repo does not carry it).
+TANGO_UNET_CONFIG: dict[str, Any] = {
+    "act_fn": "silu",
+    "attention_head_dim": [5, 10, 20, 20],
+    "block_out_channels": [320, 640, 1280, 1280],
+    "center_input_sample": False,
+    "cross_attention_dim": 1024,
+    "down_block_types": [
+        "CrossAttnDownBlock2D",
+        "CrossAttnDownBlock2D",
+        "CrossAttnDownBlock2D",
+        "DownBlock2D",
+    ],
+    "downsample_padding": 1,
+    "dual_cross_attention": False,
+    "flip_sin_to_cos": True,
+    "freq_shift": 0,
+    "in_channels": 8,
+    "layers_per_block": 2,
+    "mid_block_scale_factor": 1,
+    "norm_eps": 1e-05,
+    "norm_num_groups": 32,
+    "num_class_embeds": None,
+    "only_cross_attention": False,
+    "out_channels": 8,
+    "sample_size": [32, 2],  # never read by Tango: see TANGO_WINDOW_FRAMES
+    "up_block_types": [
+        "UpBlock2D",
+        "CrossAttnUpBlock2D",
+        "CrossAttnUpBlock2D",
+        "CrossAttnUpBlock2D",
+    ],
+    "use_linear_projection": True,
+    "upcast_attention": True,
+}
+
+# Tango's audioldm/hifigan/utilities.py HIFIGAN_16K_64 (hard-coded there, no file in the HF
+# repo), as SpeechT5HifiGan's config. ``upsample_initial_channel`` is read off the weights.
+TANGO_VOCODER_CONFIG: dict[str, Any] = {
+    "model_in_dim": 64,
+    "sampling_rate": 16000,
+    "upsample_rates": [5, 4, 2, 2, 2],
+    "upsample_kernel_sizes": [16, 16, 8, 4, 4],
+    "resblock_kernel_sizes": [3, 7, 11],
+    "resblock_dilation_sizes": [[1, 3, 5], [1, 3, 5], [1, 3, 5]],
+    "normalize_before": False,
+}
+
 AUDIOLDM_FETCH = "huggingface-cli download cvssp/audioldm-s-full-v2 --local-dir DIR"
 TANGO_FETCH = (
-    "huggingface-cli download declare-lab/tango --local-dir DIR (UNet weights), Tango's "
-    "configs/diffusion_model_config.json as DIR/unet/config.json, "
-    "huggingface-cli download google/flan-t5-large --local-dir DIR/text_encoder, and the vae/ "
-    "and vocoder/ folders of cvssp/audioldm-s-full-v2"
+    "huggingface-cli download declare-lab/tango --local-dir DIR and "
+    "huggingface-cli download google/flan-t5-large --local-dir DIR/text_encoder"
 )
 
 
@@ -99,6 +160,7 @@ class LDMComponents:
     tokenizer: PreTrainedTokenizerBase
     scheduler_config: dict[str, Any]
     text_input: TextInput  # Tango: FLAN-T5 states by cross-attention; AudioLDM: CLAP as class
+    window: int = 0  # mel frames of the native window; 0: the UNet's sample_size x VAE factor
 
     @property
     def mel(self) -> MelSpec:
@@ -110,7 +172,11 @@ class LDMComponents:
 
     @property
     def window_frames(self) -> int:
-        """Mel frames of the model's native window (Tango: 1024 = 10.24 s, from sample_size)."""
+        """Mel frames of the model's native window: Tango's fixed 1024 (10.24 s), else, as
+        diffusers' AudioLDMPipeline defaults it, the UNet's sample_size x the VAE's factor
+        (cvssp/audioldm-s-full-v2: 128 x 4 = 512 frames, 5.12 s)."""
+        if self.window:
+            return self.window
         size = self.unet.config.sample_size
         height = size[0] if isinstance(size, list | tuple) else size
         return int(height) * self.vae_scale_factor
@@ -269,8 +335,23 @@ def load_audioldm(path: Path) -> LDMComponents:
     )
 
 
+def _tango_unet_config(path: Path) -> dict[str, Any]:
+    """DIR/unet/config.json, else the file main_config.json names, else Tango's published one."""
+    for candidate in (path / "unet" / "config.json", _tango_config_path(path)):
+        if candidate is not None and candidate.is_file():
+            return _read_json(candidate)
+    return dict(TANGO_UNET_CONFIG)
+
+
+def _tango_config_path(path: Path) -> Path | None:
+    main = path / "main_config.json"
+    if not main.is_file():
+        return None
+    name = _read_json(main).get("unet_model_config_path")
+    return path / name if isinstance(name, str) and name else None
+
+
 def _tango_unet(path: Path) -> UNet2DConditionModel:
-    config_path = path / "unet" / "config.json"
     weights = [
         path / "unet" / name
         for name in ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin")
@@ -284,11 +365,11 @@ def _tango_unet(path: Path) -> UNet2DConditionModel:
     main = path / "pytorch_model_main.bin"
     if not main.exists():
         raise ConfigError(
-            "Tango folder has no UNet weights (unet/diffusion_pytorch_model.safetensors or "
-            f"pytorch_model_main.bin); get them with: {TANGO_FETCH}",
+            "Tango folder has no UNet weights (pytorch_model_main.bin, or unet/ in diffusers "
+            f"format); get them with: {TANGO_FETCH}",
             path=path,
         )
-    config = _read_json(config_path)
+    config = _tango_unet_config(path)
 
     def build() -> UNet2DConditionModel:
         state = torch.load(main, map_location="cpu", weights_only=True, mmap=True)
@@ -303,21 +384,116 @@ def _tango_unet(path: Path) -> UNet2DConditionModel:
     return _load("UNet", main, build)
 
 
+def tango_vae_config(config: dict[str, Any]) -> dict[str, Any]:
+    """Tango's vae_config.json (audioldm's AutoencoderKL arguments) as diffusers' config.
+
+    audioldm's Encoder/Decoder are the LDM ones: ``ch * ch_mult`` channels, ``num_res_blocks``
+    resnets per level, GroupNorm(32), a mid block with attention; ``scale_factor`` is the
+    latent scale Tango trained its UNet with.
+    """
+    dd = config.get("ddconfig") or {}
+    if int(config.get("subband", 1)) != 1 or not dd.get("double_z", True):
+        raise ValueError("only single-band, double_z audioldm VAEs are supported")
+    if int(dd.get("z_channels", 0)) != int(config.get("embed_dim", -1)):
+        raise ValueError(
+            f"z_channels {dd.get('z_channels')} differs from embed_dim {config.get('embed_dim')}"
+        )
+    channels = [int(dd["ch"]) * int(m) for m in dd["ch_mult"]]
+    return {
+        "in_channels": int(dd["in_channels"]),
+        "out_channels": int(dd["out_ch"]),
+        "down_block_types": ["DownEncoderBlock2D"] * len(channels),
+        "up_block_types": ["UpDecoderBlock2D"] * len(channels),
+        "block_out_channels": channels,
+        "layers_per_block": int(dd["num_res_blocks"]),
+        "latent_channels": int(config["embed_dim"]),
+        "norm_num_groups": 32,
+        "sample_size": int(dd.get("resolution", 256)),
+        "scaling_factor": float(config["scale_factor"]),
+    }
+
+
+def tango_vocoder_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The ``vocoder.*`` HiFi-GAN weights of Tango's VAE file, with SpeechT5HifiGan's names.
+
+    The same renames as diffusers' convert_original_audioldm_to_diffusers.py: ``ups.i`` are
+    ``upsampler.i``; ``mean``/``scale`` (unused without ``normalize_before``) start at 0 / 1.
+    """
+    voc = {k[len("vocoder.") :]: v for k, v in state.items() if k.startswith("vocoder.")}
+    if "conv_pre.weight" not in voc:
+        raise KeyError("no 'vocoder.*' HiFi-GAN weights in pytorch_model_vae.bin")
+    out = {}
+    for key, value in voc.items():
+        if key.startswith("ups."):
+            key = "upsampler." + key[len("ups.") :]
+        out[key] = value
+    n_mels = int(TANGO_VOCODER_CONFIG["model_in_dim"])
+    out["mean"] = torch.zeros(n_mels)
+    out["scale"] = torch.ones(n_mels)
+    return out
+
+
+def _tango_vae_and_vocoder(path: Path) -> tuple[AutoencoderKL, SpeechT5HifiGan]:
+    """Tango's own VAE and HiFi-GAN, or diffusers folders vae/ and vocoder/ where present."""
+    vae = vocoder = None
+    if (path / "vae").is_dir():
+        vae = _load(
+            "VAE",
+            path / "vae",
+            lambda: AutoencoderKL.from_pretrained(path / "vae", local_files_only=True),
+        )
+    if (path / "vocoder").is_dir():
+        vocoder = _load(
+            "vocoder",
+            path / "vocoder",
+            lambda: SpeechT5HifiGan.from_pretrained(path / "vocoder", local_files_only=True),
+        )
+    if vae is not None and vocoder is not None:
+        return vae, vocoder
+    weights = path / "pytorch_model_vae.bin"
+    state = _load(
+        "Tango VAE",
+        weights,
+        lambda: torch.load(weights, map_location="cpu", weights_only=True, mmap=True),
+    )
+    if vae is None:
+        config = tango_vae_config(_read_json(path / "vae_config.json"))
+
+        def build_vae() -> AutoencoderKL:
+            ldm = {k: v for k, v in state.items() if not k.startswith("vocoder.")}
+            converted = convert_ldm_vae_checkpoint(ldm, config)
+            with torch.device("meta"):
+                model = AutoencoderKL(**config)
+            model.load_state_dict(converted, strict=True, assign=True)
+            return model
+
+        vae = _load("Tango VAE", weights, build_vae)
+    if vocoder is None:
+
+        def build_vocoder() -> SpeechT5HifiGan:
+            voc = tango_vocoder_state(state)
+            width = int(voc["conv_pre.weight"].shape[0])
+            config = SpeechT5HifiGanConfig(**TANGO_VOCODER_CONFIG, upsample_initial_channel=width)
+            with torch.device("meta"):
+                model = SpeechT5HifiGan(config)
+            model.load_state_dict(voc, strict=True, assign=True)
+            return model
+
+        vocoder = _load("Tango vocoder", weights, build_vocoder)
+    return vae, vocoder
+
+
 def load_tango(path: Path) -> LDMComponents:
     """Tango: FLAN-T5 states and their padding mask enter the UNet by cross-attention."""
-    _require(
-        path,
-        {
-            "unet/config.json": "Tango's diffusion_model_config.json",
-            "vae": "AudioLDM's VAE",
-            "vocoder": "AudioLDM's HiFi-GAN vocoder",
-            "text_encoder": "FLAN-T5",
-        },
-        "Tango",
-        TANGO_FETCH,
-    )
+    parts = {"text_encoder": "FLAN-T5 (google/flan-t5-large)"}
+    if not ((path / "vae").is_dir() and (path / "vocoder").is_dir()):
+        parts |= {
+            "vae_config.json": "Tango's VAE config",
+            "pytorch_model_vae.bin": "Tango's VAE and vocoder weights",
+        }
+    _require(path, parts, "Tango", TANGO_FETCH)
     unet = _tango_unet(path)
-    vae, vocoder = _common(path)
+    vae, vocoder = _tango_vae_and_vocoder(path)
     text_encoder = _load(
         "FLAN-T5 text encoder",
         path / "text_encoder",
@@ -330,7 +506,16 @@ def load_tango(path: Path) -> LDMComponents:
     sched_path = path / "scheduler" / "scheduler_config.json"
     scheduler = _read_json(sched_path) if sched_path.exists() else dict(TANGO_SCHEDULER_CONFIG)
     return LDMComponents(
-        "tango", path, unet, vae, vocoder, text_encoder, tokenizer, scheduler, "cross_attention"
+        "tango",
+        path,
+        unet,
+        vae,
+        vocoder,
+        text_encoder,
+        tokenizer,
+        scheduler,
+        "cross_attention",
+        window=TANGO_WINDOW_FRAMES,
     )
 
 

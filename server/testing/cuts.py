@@ -77,3 +77,21 @@ def cut_with_events(folder: Path, rate: Fraction, start_tc: str = "01:00:00:00")
     otio.adapters.write_to_file(tl, str(path))
     (folder / "expected.json").write_text(json.dumps({"events": expected}))
     return path, expected
+
+
+def one_clip_cut(folder: Path, media: str, frames: int, rate: int = 25) -> Path:
+    """``folder/cut.otio``: one video track with one clip of ``media`` (relative), its first
+    ``frames`` frames."""
+    track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    track.append(
+        otio.schema.Clip(
+            name=Path(media).stem,
+            media_reference=otio.schema.ExternalReference(target_url=media),
+            source_range=TR(RT(0, rate), RT(frames, rate)),
+        )
+    )
+    timeline = otio.schema.Timeline(name="t")
+    timeline.tracks.append(track)
+    path = Path(folder) / "cut.otio"
+    otio.adapters.write_to_file(timeline, str(path))
+    return path

@@ -10,7 +10,8 @@ Checkpoints are folders written atomically: the adapter's ``config.json`` and
 ``diffusion_pytorch_model.safetensors`` (loadable by ``ldm:...,adapter=CKPT``), plus
 ``optimizer.safetensors`` and ``training_state.json`` (step, epoch, Adam's settings), so
 ``--resume`` continues exactly. Validation renders held-out clips with their requested T_ct
-and prints the IoU of the rendered activity against it (the paper's table 5 metric).
+and prints the IoU of the rendered activity against it (the paper's table 5 metric), with
+the activity thresholded above each render's own noise floor (``validation_activity``).
 
 Data folder: audio files plus ``manifest.json`` (a list of objects, or ``{"clips": [...]}``)
 or ``manifest.csv`` (with a header), each clip with ``audio`` (path relative to the folder),
@@ -58,6 +59,8 @@ logger = logging.getLogger(__name__)
 STATE_FILE = "training_state.json"
 OPTIMIZER_FILE = "optimizer.safetensors"
 VAL_FRAME_RATE = 25.0  # IoU on video-like frames, as the paper scores it
+EQ7_THRESHOLD_DB = -40.0  # eq. 7's x, relative to the clip's peak
+MIN_DYNAMIC_RANGE_DB = 12.0  # floor to peak: less, and validation cannot see the activity
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3"}
 
 
@@ -339,14 +342,55 @@ def validate(
         sounds = generator.render_batch(requests)
     finally:
         adapter.train(was_training)
-    scores = [
-        activity_iou(
-            activity_from_audio(s.audio, s.sample_rate, VAL_FRAME_RATE, duration_s=window_s),
-            r.activity,
+    scores, blind = [], 0
+    for sound, request in zip(sounds, requests, strict=True):
+        found, separable = validation_activity(sound.audio, sound.sample_rate, window_s)
+        blind += not separable
+        scores.append(activity_iou(found, request.activity))
+    if blind:
+        logger.warning(
+            "validation: %d of %d renders have under %.0f dB between their noise floor and "
+            "their peak; their activity cannot separate sound from silence",
+            blind,
+            len(sounds),
+            MIN_DYNAMIC_RANGE_DB,
         )
-        for s, r in zip(sounds, requests, strict=True)
-    ]
     return float(np.mean(scores))
+
+
+def validation_activity(
+    audio: np.ndarray, sample_rate: int, duration_s: float, frame_rate: float = VAL_FRAME_RATE
+) -> tuple[np.ndarray, bool]:
+    """V_ct of a rendered clip, thresholded above its own noise floor; and whether it can tell.
+
+    Eq. 7's -40 dB re peak assumes silence is silent. Through a small or young vocoder the
+    "silence" between sounds is a noise floor that can sit 20 dB under the peak, and every
+    frame then reads as sounding (IoU = the target's share of the clip, whatever the adapter
+    does). The threshold is the higher of eq. 7's and halfway (in dB) from the floor (10th
+    percentile of 1 ms levels) to the peak; under ``MIN_DYNAMIC_RANGE_DB`` between the two the
+    clip is reported as not separable.
+    """
+    floor, peak = level_range_db(audio, sample_rate)
+    threshold = max(EQ7_THRESHOLD_DB, (floor - peak) / 2)
+    found = activity_from_audio(
+        audio, sample_rate, frame_rate, threshold_db=threshold, duration_s=duration_s
+    )
+    return found, peak - floor >= MIN_DYNAMIC_RANGE_DB
+
+
+def level_range_db(
+    audio: np.ndarray, sample_rate: int, hop_s: float = 0.001
+) -> tuple[float, float]:
+    """(noise floor, peak) in dB of 1 ms RMS windows; the floor is their 10th percentile."""
+    y = np.asarray(audio, dtype=np.float64)
+    y = y.mean(axis=1) if y.ndim == 2 else y
+    hop = max(1, round(hop_s * sample_rate))
+    n = y.size // hop
+    if n == 0:
+        return -math.inf, -math.inf
+    rms = np.sqrt(np.mean(y[: n * hop].reshape(n, hop) ** 2, axis=1))
+    level = 20 * np.log10(np.maximum(rms, 1e-12))
+    return float(np.percentile(level, 10)), float(level.max())
 
 
 # ---- the loop ---------------------------------------------------------------------------
@@ -474,8 +518,9 @@ def train_adapter(
             epoch += 1
             state["epoch"], state["batch_in_epoch"] = epoch, 0
 
-    # 4. Final checkpoint and validation
+    # 4. Final checkpoint and validation (unless this step was just validated)
     checkpoint()
-    validation()
+    if not (result.val_iou and result.val_iou[-1][0] == result.step):
+        validation()
     report(f"saved the adapter at step {result.step} to {out}")
     return result
