@@ -121,3 +121,29 @@ def test_otio_and_xml_results_of_one_input_do_not_share_an_audio_folder(tmp_path
 def test_errors_are_sonicvision_errors():
     with pytest.raises(SonicVisionError, match="seed"):
         FoleyOptions(seed=-3).check()
+
+
+def test_train_without_the_model_stack_is_one_clear_line(monkeypatch, capsys, tmp_path):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_torch(name, *args, **kwargs):
+        if name.split(".")[0] == "torch" or name.startswith("sonicvision.server.train"):
+            raise ImportError("No module named 'torch'", name="torch")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_torch)
+    argv = [
+        "train",
+        "adapter",
+        "--base",
+        str(tmp_path),
+        "--data",
+        str(tmp_path),
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "sonicvision[gpu]" in err and "Traceback" not in err

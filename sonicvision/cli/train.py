@@ -11,6 +11,10 @@ import json
 import sys
 from pathlib import Path
 
+from sonicvision.errors import ConfigError
+
+MODEL_STACK = ("torch", "torchvision", "diffusers", "transformers", "accelerate", "safetensors")
+
 TRAIN_DETECTOR_HELP = "train the R(2+1)D-18 timestamp detector on videos with their own audio"
 
 
@@ -180,4 +184,13 @@ def train_options(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    return args.train_func(args)
+    try:
+        return args.train_func(args)
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in MODEL_STACK:
+            raise
+        raise ConfigError(
+            f"training needs the model stack ({exc.name} is missing): "
+            "pip install 'sonicvision[gpu]'",
+            field="train",
+        ) from None
