@@ -17,6 +17,7 @@ import opentimelineio as otio
 
 from .errors import TimelineReadError, TimelineWriteError
 from .timecode import apply_aaf_facts, apply_edl_facts, parse_rate
+from .tracks import with_fcp_file_facts
 from .untrusted import check_timeline_file
 
 logger = logging.getLogger(__name__)
@@ -197,6 +198,8 @@ def write_timeline(
     tmp = Path(tmp_name)
     tmp.unlink()  # adapters create the file (or folder, for .otiod) themselves
     try:
+        if adapter == "fcp_xml":
+            timeline = with_fcp_file_facts(timeline)
         otio.adapters.write_to_file(timeline, str(tmp), adapter_name=adapter)
         _link_into_place(tmp, target)
     except TimelineWriteError:

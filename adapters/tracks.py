@@ -229,3 +229,27 @@ def cue_markers(timeline: otio.schema.Timeline) -> list[Cue]:
         text = name[len(CUE_PREFIX) :].strip() if named else name.strip()
         cues.append(Cue(marker, text, dict(meta) if meta is not None else None))
     return cues
+
+
+def with_fcp_file_facts(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
+    """A copy whose WAVs tell FCP XML their rate, depth and channels (``<samplecharacteristics>``,
+    ``<channelcount>``), so Premiere imports them as made instead of guessing. FCP 7 XML has no
+    track names and no marker colours; our cue markers keep their text in the comment."""
+    result = copy.deepcopy(timeline)
+    for track in result.tracks:
+        if not ours(track):
+            continue
+        for clip in track.find_clips():
+            facts = clip.media_reference.metadata.get(NAMESPACE, {})
+            clip.media_reference.metadata["fcp_xml"] = {
+                "media": {
+                    "audio": {
+                        "samplecharacteristics": {
+                            "depth": "24",
+                            "samplerate": str(facts.get("sample_rate", 48000)),
+                        },
+                        "channelcount": str(facts.get("channels", 2)),
+                    }
+                }
+            }
+    return result

@@ -607,3 +607,20 @@ def test_odd_numbers_in_a_timeline_are_a_clear_error(tmp_path, field, value, say
         TimelineReadError, match=re.escape(f"clip 'c': source range duration has {says}")
     ):
         read_timeline(path)
+
+
+def test_fcp_xml_results_say_what_their_wavs_are(tmp_path):
+    """Premiere imports the WAVs as made (48 kHz, 24-bit, stereo) instead of guessing."""
+    from sonicvision.server.options import FoleyOptions
+    from sonicvision.server.pipeline import foley
+    from sonicvision.server.testing.cuts import cut_with_events
+
+    cut, _ = cut_with_events(tmp_path, 25)
+    result = foley(cut, tmp_path / "cut_foley.xml", FoleyOptions())
+    back = otio.adapters.read_from_file(str(result.output), adapter_name="fcp_xml")
+    audio = [c for t in back.audio_tracks() for c in t.find_clips()]
+    assert audio
+    for clip in audio:
+        media = clip.media_reference.metadata["fcp_xml"]["media"]["audio"]
+        assert media["samplecharacteristics"] == {"depth": "24", "samplerate": "48000"}
+        assert media["channelcount"] == "2"
