@@ -212,6 +212,28 @@ def _source_range(piece: PictureClip, record: TimeRange) -> TimeRange:
     )
 
 
+def _counting(
+    on_frame: Callable[[np.ndarray], None] | None,
+    decoded: Callable[[int, int], None] | None,
+    total: int,
+    every: int = 8,
+) -> Callable[[np.ndarray], None] | None:
+    """``on_frame`` that also tells ``decoded`` how many frames have come, every few frames."""
+    if decoded is None:
+        return on_frame
+    seen = 0
+
+    def frame(picture: np.ndarray) -> None:
+        nonlocal seen
+        if on_frame is not None:
+            on_frame(picture)
+        seen += 1
+        if seen % every == 0:
+            decoded(seen, total)
+
+    return frame
+
+
 def clip_shots(
     piece: PictureClip,
     path: Path,
@@ -221,9 +243,11 @@ def clip_shots(
     width: int = ANALYSIS_WIDTH,
     watch: ClipWatcher | None = None,
     notes: list[str] | None = None,
+    decoded: Callable[[int, int], None] | None = None,
 ) -> list[Shot]:
     """The shots inside one visible clip; ``watch`` sees its frames and shots as they come;
-    what was odd about its media (variable rate, pulldown, held frames ...) goes to ``notes``."""
+    what was odd about its media (variable rate, pulldown, held frames ...) goes to ``notes``;
+    ``decoded(n, of)`` hears how far the decode is (every few frames), for progress."""
 
     def make(record: TimeRange, note: str, first: int, count: int, rate: float) -> Shot:
         return Shot(
@@ -277,7 +301,9 @@ def clip_shots(
     if not detect_cuts:
         spans: Iterator[ShotFrames] = iter([ShotFrames(first, count)])
     else:
-        on_frame = watching.frame if watching is not None else None
+        on_frame = _counting(
+            watching.frame if watching is not None else None, decoded, count + lead + tail
+        )
         spans = scan_clip(
             path,
             first,
@@ -340,9 +366,16 @@ def find_shots(
         logger.warning("clip %r: media not found, skipped; tried %s", clip, "; ".join(tried))
         result.skipped.append(clip)
         result.notes.append(f"clip {clip!r}: media missing, skipped (--allow-missing)")
-    for i, (piece, path) in enumerate(located):
+    # Progress in record frames of picture, so the bar moves inside a long clip too.
+    lengths = [max(1, round(p.record_range.duration.value)) for p, _ in located]
+    total, done = sum(lengths), 0
+    for (piece, path), length in zip(located, lengths, strict=True):
         if progress:
-            progress("shots", i, len(located))
+            progress("shots", done, total)
+
+        def decoded(n: int, of: int, base: int = done, length: int = length) -> None:
+            progress("shots", base + min(length, length * n // max(of, 1)), total)
+
         media_notes: list[str] = []
         result.shots += clip_shots(
             piece,
@@ -352,10 +385,12 @@ def find_shots(
             width=width,
             watch=watch,
             notes=media_notes,
+            decoded=decoded if progress else None,
         )
         result.notes += [n for n in media_notes if n not in result.notes]
+        done += length
     if progress:
-        progress("shots", len(located), len(located))
+        progress("shots", total, total)
     return result
 
 

@@ -147,3 +147,18 @@ def test_train_without_the_model_stack_is_one_clear_line(monkeypatch, capsys, tm
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "sonicvision[gpu]" in err and "Traceback" not in err
+
+
+def test_progress_moves_inside_a_clip(tmp_path):
+    from sonicvision.adapters.io import read_timeline
+    from sonicvision.adapters.media import MediaResolver
+    from sonicvision.server.pipeline import find_events
+
+    cut, _ = cut_with_events(tmp_path, Fraction(25))
+    timeline = read_timeline(cut)
+    del timeline.tracks[0][1:]  # one clip: progress must move within it
+    seen = []
+    find_events(timeline, MediaResolver(cut), FoleyOptions(), lambda *a: seen.append(a))
+    shots = [(done, total) for stage, done, total in seen if stage == "shots"]
+    assert len({done for done, _ in shots}) > 3 and shots[-1][0] == shots[-1][1]
+    assert all(a <= b for (a, _), (b, _) in zip(shots, shots[1:], strict=False))
