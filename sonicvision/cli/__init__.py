@@ -17,6 +17,7 @@ from sonicvision.errors import SonicVisionError
 from sonicvision.plugin.install import INSTALL_HELP, cmd_install, install_options
 from sonicvision.server.passes import PASSES
 
+from .formatting import DefaultsHelp
 from .passes import (
     _demo_options,
     _eval_options,
@@ -62,13 +63,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sonicvision",
         description=__doc__.splitlines()[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelp,
     )
     parser.add_argument("--version", action="version", version=f"sonicvision {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (func, add_options, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            formatter_class=DefaultsHelp,
+        )
         add_options(p)
         # -v after the subcommand too; SUPPRESS keeps one given before it
         p.add_argument(

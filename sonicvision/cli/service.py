@@ -24,7 +24,7 @@ SERVER_ENV = "SONICVISION_SERVER"
 
 def _token_options(p: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--token", help=f"bearer token (default: ${TOKEN_ENV})")
+    group.add_argument("--token", help=f"bearer token (else ${TOKEN_ENV})")
     group.add_argument("--token-file", type=Path, metavar="FILE", help="read the token from FILE")
 
 

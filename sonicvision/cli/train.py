@@ -13,6 +13,8 @@ from pathlib import Path
 
 from sonicvision.errors import ConfigError
 
+from .formatting import DefaultsHelp
+
 MODEL_STACK = ("torch", "torchvision", "diffusers", "transformers", "accelerate", "safetensors")
 
 TRAIN_DETECTOR_HELP = "train the R(2+1)D-18 timestamp detector on videos with their own audio"
@@ -35,7 +37,7 @@ def detector_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=24)
     p.add_argument("--lr", type=float, default=1e-5)
     p.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seeds data order and initialisation")
     p.add_argument(
         "--pretrained",
         default="auto",
@@ -125,19 +127,34 @@ def adapter_train_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--variant", choices=("tango", "audioldm"), help="default: from the folder")
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
-    p.add_argument("--epochs", type=int, default=200)
+    p.add_argument("--epochs", type=int, default=200, help="passes over the data")
     p.add_argument("--max-steps", type=int, help="stop after this many optimizer steps in all")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=3e-5)
-    p.add_argument("--mixed-precision", choices=("no", "fp16", "bf16"), default="no")
+    p.add_argument("--batch-size", type=int, default=32, help="clips per optimizer step")
+    p.add_argument(
+        "--lr",
+        type=float,
+        default=3e-5,
+        help="Adam learning rate (the paper's; a small run wants ~2e-4)",
+    )
+    p.add_argument(
+        "--mixed-precision",
+        choices=("no", "fp16", "bf16"),
+        default="no",
+        help="autocast dtype on a GPU",
+    )
     p.add_argument("--gradient-checkpointing", action="store_true", help="less memory, slower")
     p.add_argument("--save-every", type=int, default=1000, help="steps between checkpoints")
     p.add_argument("--validate-every", type=int, default=1000, help="steps between IoU checks")
     p.add_argument("--val-count", type=int, default=8, help="clips held out for validation")
     p.add_argument("--val-steps", type=int, default=25, help="solver steps when validating")
-    p.add_argument("--caption-dropout", type=float, default=0.1)
+    p.add_argument(
+        "--caption-dropout",
+        type=float,
+        default=0.1,
+        help="share of captions dropped (for guidance)",
+    )
     p.add_argument("--conditioning-scale", type=float, default=2.0, help="stored as the default")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seeds data order and initialisation")
     p.add_argument("--device", help="cuda | cpu | cuda:1 (default: cuda when available)")
 
 
@@ -178,7 +195,12 @@ SUBCOMMANDS = {
 def train_options(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="train_target", required=True, metavar="{adapter,detector}")
     for name, (func, add_options, help_text) in SUBCOMMANDS.items():
-        q = sub.add_parser(name, help=help_text, description=help_text)
+        q = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            formatter_class=DefaultsHelp,
+        )
         add_options(q)
         q.set_defaults(train_func=func)
 
