@@ -123,7 +123,7 @@ class RayEngine:
         ray = self._ray
         base = find_shots(timeline, resolver, allow_missing=options.allow_missing, clips=())
         count = len(visible_picture(timeline)[0])
-        text = otio.adapters.write_to_string(timeline, "otio_json")
+        text = ray.put(otio.adapters.write_to_string(timeline, "otio_json"))  # sent once a node
         refs = [self._task.remote(text, resolver, options, n, self.fault) for n in range(count)]
         check = getattr(progress, "check", None)
         try:
