@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -41,7 +41,7 @@ from .guide import event_fields, guide_detections
 from .options import FoleyOptions
 from .passes import PASSES
 from .place import render_clip
-from .shots import find_shots
+from .shots import ShotList, find_shots
 
 logger = logging.getLogger(__name__)
 
@@ -100,17 +100,17 @@ def _seconds(shot: Shot, detection: Detection) -> tuple[list[float], list[float]
     return onsets, ends
 
 
-def find_events(
+def analyse_picture(
     timeline: otio.schema.Timeline,
     resolver: MediaResolver,
     options: FoleyOptions,
     progress: Progress = _quiet,
     backends: Provider = FRESH,
-) -> Analysis:
-    """Shots, on-screen events (detector + describer) and off-screen prompts, in timeline time."""
-    rate = timeline_rate(timeline)
+    clips: Collection[int] | None = None,
+) -> tuple[ShotList, dict[int, Detection]]:
+    """Shots and their detections: every visible picture clip, or only ``clips`` (an engine
+    analysing clips apart, see ``find_shots``)."""
     detector = backends.get("detector", options.detector)
-    describer = backends.get("describer", options.describer)
     # 1. Shots: visible picture, media checked for every clip before any work; one decode.
     # 2. When: per-frame activity, measured from the frames the shot scan decodes, beside it.
     with DetectionWorker(detector, interrupt=getattr(progress, "check", None)) as detecting:
@@ -121,8 +121,29 @@ def find_events(
             progress=progress,
             watch=detecting,
             width=options.analysis_width,
+            clips=clips,
         )
-        detections = detecting.collect()
+        return shot_list, detecting.collect()
+
+
+Analyser = Callable[..., tuple[ShotList, dict[int, Detection]]]  # as analyse_picture
+
+
+def find_events(
+    timeline: otio.schema.Timeline,
+    resolver: MediaResolver,
+    options: FoleyOptions,
+    progress: Progress = _quiet,
+    backends: Provider = FRESH,
+    analyse: Analyser = analyse_picture,
+) -> Analysis:
+    """Shots, on-screen events (detector + describer) and off-screen prompts, in timeline time.
+
+    ``analyse`` finds the shots and detections (here, or on a cluster: ``service/engine.py``).
+    """
+    rate = timeline_rate(timeline)
+    describer = backends.get("describer", options.describer)
+    shot_list, detections = analyse(timeline, resolver, options, progress, backends)
     # 3b. Guide audio: production sound under each shot confirms, places and adds cues.
     guided = guide_detections(timeline, shot_list.shots, detections, resolver, options.guide_audio)
     detections = guided.detections
@@ -345,9 +366,11 @@ def run(
     options: FoleyOptions,
     progress: Progress = _quiet,
     backends: Provider = FRESH,
+    analyse: Analyser = analyse_picture,
 ) -> FoleyResult:
     """One pass over one timeline, written next to it (never over it); ``backends`` says
-    where models come from (the server passes its warm cache)."""
+    where models come from (the server passes its warm cache), ``analyse`` where the
+    pictures are analysed (here, or on a cluster)."""
     job = PASSES[pass_name]
     started = time.perf_counter()
     # 1. Read the timeline; refuse a bad output path or audio folder before any work.
@@ -362,7 +385,7 @@ def run(
         resolver = MediaResolver(
             timeline_path, options.media_roots, options.path_maps, confine=options.confine_media
         )
-        analysis = find_events(timeline, resolver, options, progress, backends)
+        analysis = find_events(timeline, resolver, options, progress, backends, analyse)
     else:
         analysis = cues_from_markers(timeline, options.marker_rule)
     clips: list[SoundClip] = []

@@ -9,7 +9,7 @@ frames where it plays on the timeline.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -345,8 +345,13 @@ def find_shots(
     progress: Progress | None = None,
     watch: ClipWatcher | None = None,
     width: int = ANALYSIS_WIDTH,
+    clips: Collection[int] | None = None,
 ) -> ShotList:
     """Every shot on the timeline, in record order. Media is checked for all clips first.
+
+    ``clips``: scan only these visible picture clips (their numbers in ``visible_picture``
+    order), so an engine can analyse clips apart; shot indexes then count from 0 and the
+    caller renumbers them.
 
     With ``watch``, each scanned clip's decoded frames and its shots are handed over as they
     come, so the caller analyses them without decoding again and without holding the clip.
@@ -355,9 +360,11 @@ def find_shots(
     result = ShotList(notes=list(notes))
     located: list[tuple[PictureClip, Path]] = []
     missing: list[MediaNotFoundError] = []
-    for piece in pieces:
+    for number, piece in enumerate(pieces):
         try:
-            located.append((piece, resolver.resolve(piece.clip)))
+            path = resolver.resolve(piece.clip)
+            if clips is None or number in clips:
+                located.append((piece, path))
         except MediaNotFoundError as exc:
             missing.append(exc)
     if missing and not allow_missing:
@@ -366,6 +373,8 @@ def find_shots(
         logger.warning("clip %r: media not found, skipped; tried %s", clip, "; ".join(tried))
         result.skipped.append(clip)
         result.notes.append(f"clip {clip!r}: media missing, skipped (--allow-missing)")
+    if clips is not None:
+        progress = None  # the engine reports per clip
     # Progress in record frames of picture, so the bar moves inside a long clip too.
     lengths = [max(1, round(p.record_range.duration.value)) for p, _ in located]
     total, done = sum(lengths), 0

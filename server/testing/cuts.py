@@ -95,3 +95,40 @@ def one_clip_cut(folder: Path, media: str, frames: int, rate: int = 25) -> Path:
     path = Path(folder) / "cut.otio"
     otio.adapters.write_to_file(timeline, str(path))
     return path
+
+
+def many_clips(
+    folder: Path, clips: int, frames: int = 50, rate: int = 25, size: tuple[int, int] = (160, 90)
+) -> Path:
+    """``folder/many.otio``: ``clips`` clips in a row, each its own generated scene (falls and
+    hits at known frames, every third with a cut inside), for engines that split by clip."""
+    tl = otio.schema.Timeline(name=f"{clips} clips")
+    track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    for n in range(clips):
+        spec = SceneSpec(
+            size[0],
+            size[1],
+            rate,
+            frames,
+            cut_at=[frames // 2] if n % 3 == 2 else [],
+            objects=[
+                ObjectSpec("fall", 4 + n % 5, 4 + n % 5 + frames // 4, x=0.3),
+                ObjectSpec("hit", frames // 2 + 2, frames // 2 + 2 + frames // 4, x=0.6),
+            ],
+            seed=n,
+        )
+        name = f"clip{n:03d}.mp4"
+        render_scene(spec, folder / name)
+        track.append(
+            otio.schema.Clip(
+                name=f"clip{n:03d}",
+                media_reference=otio.schema.ExternalReference(
+                    target_url=name, available_range=TR(RT(0, rate), RT(frames, rate))
+                ),
+                source_range=TR(RT(0, rate), RT(frames, rate)),
+            )
+        )
+    tl.tracks.append(track)
+    path = folder / "many.otio"
+    otio.adapters.write_to_file(tl, str(path))
+    return path

@@ -96,12 +96,27 @@ def serve_options(p: argparse.ArgumentParser) -> None:
         help="weights kept warm between jobs; the least recently used go first (default: "
         "%(default)s)",
     )
+    p.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="where pictures are analysed: this process, or one Ray task per clip on a Ray "
+        "cluster (pip install 'sonicvision[cluster]') (default: %(default)s)",
+    )
+    p.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="--engine ray: the cluster to join (auto, HOST:6379, ray://HOST:10001); "
+        "default: start Ray on this machine",
+    )
     p.add_argument("--json", action="store_true", help="print the bound address as JSON")
 
 
 def cmd_serve(args) -> int:
     from sonicvision.server.service.app import format_address, run_server
+    from sonicvision.server.service.engine import make_engine
 
+    engine = make_engine(args.engine, args.ray_address)  # a bad engine: refused before serving
     stop = threading.Event()
     previous = {
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
@@ -121,6 +136,7 @@ def cmd_serve(args) -> int:
             keep_days=args.keep_days,
             max_results_bytes=int(args.max_results_gb * 1e9),
             backend_budget=int(args.models_gb * 1e9),
+            runner=engine.runner(),
         ) as port:
             address = format_address(args.host, port)
             http = port.http_port
@@ -138,6 +154,7 @@ def cmd_serve(args) -> int:
             while not stop.wait(0.5):
                 pass
     finally:
+        engine.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     print("sonicvision serve: stopped", file=sys.stderr)
