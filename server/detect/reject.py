@@ -12,6 +12,12 @@ and why (``Detection.rejected``):
 * ``periodic``: the same place moved back and forth at least three times within half a
   second each side (a wing flap, waving, a pendulum). A contact reverses a motion once; a
   ball bouncing on the floor reverses it at the floor only, and its flights are long.
+* ``large region``: the regions that stopped move over more than ``impact_region`` of the
+  frame (a body, a face, a close-up turning); flow impacts only.
+* ``no steady approach``: on one of the two frames before the stop the place did not move
+  along the arrival direction at ``impact_approach`` of the arrival speed: a gesture that
+  starts and stops within a few frames, not a thing that flew or fell into something; flow
+  impacts only (small objects are tracked along their path in objects.py).
 * ``low confidence``: below ``min_confidence``.
 
 Continuous candidates (runs of motion):
@@ -49,6 +55,8 @@ class RejectConfig(Protocol):
     passby_speed: float
     slide_coherence: float
     slide_area: float
+    impact_region: float
+    impact_approach: float
 
 
 class Evidence(Protocol):
@@ -59,6 +67,7 @@ class Evidence(Protocol):
     level: np.ndarray
     dark: np.ndarray
     coherence: np.ndarray
+    stop_area: np.ndarray
     stop: np.ndarray
     face: np.ndarray
     cells: np.ndarray
@@ -148,6 +157,21 @@ def is_periodic(ev: Evidence, t: int, rate: float, speed: float, least: int = 3)
     return changes >= least
 
 
+def approached(ev: Evidence, t: int, least: float, frames: int = 2) -> bool:
+    """Did the place of the stop at ``t`` move along its arrival direction, at ``least`` of
+    the arrival speed, on each of the ``frames`` frames before (coarse grid, the cell and its
+    neighbours)? A shot's first frames have no history: they pass."""
+    x, y, vx, vy = ev.stop[t]
+    norm = float(np.hypot(vx, vy))
+    if norm <= 0 or t < frames:
+        return True
+    rows, cols = ev.cells.shape[1:3]
+    r, c = min(rows - 1, int(y * rows)), min(cols - 1, int(x * cols))
+    near = ev.cells[t - frames : t, max(0, r - 1) : r + 2, max(0, c - 1) : c + 2]
+    along = (near[..., 0] * vx + near[..., 1] * vy) / norm
+    return bool(along.reshape(frames, -1).max(axis=1).min() >= least * norm)
+
+
 def judge_impacts(
     ev: Evidence,
     impacts: list[int],
@@ -164,6 +188,10 @@ def judge_impacts(
             rejected["face"] += 1
         elif is_periodic(ev, t, rate, cfg.impact_speed, cfg.periodic_reversals):
             rejected["periodic"] += 1
+        elif ev.stop_area[t] > cfg.impact_region:
+            rejected["large region"] += 1
+        elif not approached(ev, t, cfg.impact_approach):
+            rejected["no steady approach"] += 1
         elif strength[t] < cfg.min_confidence:
             rejected["low confidence"] += 1
         else:
