@@ -116,6 +116,9 @@ class MotionConfig:
     passby_speed: float = 0.5  # ... crossing fast (widths/s): close to the camera
     slide_coherence: float = 0.6  # a slide moves rigidly: |mean velocity| / mean speed
     slide_area: float = 0.15  # more of the picture moving than this is background, not a slide
+    # A slide moving in separate places (8 x 6 grid) on more of its frames than this is several
+    # things (vtest's walkers: 0.51); the generated scenes' slides: <= 0.17.
+    slide_scattered: float = 0.3
     # A flow impact's regions moving over more of the frame than this are a body, a face or a
     # close-up turning, not a thing that hit something. Generated scenes' impacts: <= 0.051;
     # on Big Buck Bunny 11 of 19 false flow impacts were larger.

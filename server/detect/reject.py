@@ -27,7 +27,9 @@ Continuous candidates (runs of motion):
 * a **slide** is kept only for one thing moving rigidly (``slide_coherence``), from rest to
   rest inside the shot, over less than ``slide_area`` of the picture: sustained contact
   motion. Walkers (their limbs go different ways), a talking head, a background seen through
-  a window and motion already going on when the shot starts are not slides.
+  a window and motion already going on when the shot starts are not slides; nor is motion
+  in separate places of the picture on more than ``slide_scattered`` of the run's frames
+  (several walkers).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class RejectConfig(Protocol):
     passby_speed: float
     slide_coherence: float
     slide_area: float
+    slide_scattered: float
     impact_region: float
     impact_approach: float
 
@@ -217,6 +220,18 @@ def judge_contacts(
     return kept, rejected
 
 
+def scattered(ev: Evidence, run: Run, cfg: RejectConfig) -> bool:
+    """Does the motion of ``run`` sit in separate places of the coarse grid on more than
+    ``slide_scattered`` of its frames? Several things moving at once (walkers, a crowd) are
+    not one thing sliding."""
+    frames = ev.cells[run.start : run.end]
+    if not len(frames):
+        return False
+    moving = (np.abs(frames).sum(axis=-1) > 0).astype(np.uint8)
+    parts = [cv2.connectedComponents(m, connectivity=8)[0] - 1 for m in moving]
+    return float(np.mean(np.array(parts) > 1)) > cfg.slide_scattered
+
+
 def judge_runs(ev: Evidence, runs: list[Run], cfg: RejectConfig) -> tuple[list[Run], Counter[str]]:
     """The continuous runs kept, and why the others were not (see the module's notes)."""
     n = len(ev.moving)
@@ -232,7 +247,7 @@ def judge_runs(ev: Evidence, runs: list[Run], cfg: RejectConfig) -> tuple[list[R
             continue
         coherent = float(np.median(ev.coherence[run.start : run.end])) >= cfg.slide_coherence
         inside = run.start > 1 and run.end < n - 1
-        if coherent and inside and moving < cfg.slide_area:
+        if coherent and inside and moving < cfg.slide_area and not scattered(ev, run, cfg):
             kept.append(run)
         else:
             rejected["not contact motion"] += 1
