@@ -171,3 +171,60 @@ def test_a_small_fast_object_is_found_on_its_contact_frame(first, contact):
 
 def _excerpt_bbb(first: int, count: int = 24):
     return _around("bbb_first_300s.mp4", first, count)
+
+
+def _seek_excerpt(name: str, first: int, count: int, width: int = 320):
+    """Frames ``first .. first + count - 1`` of a shared file, read from the keyframe before
+    ``first`` (a late excerpt of a long file without decoding all that comes before it)."""
+    out = []
+    with av.open(str(MEDIA / name)) as container:
+        stream = container.streams.video[0]
+        rate = float(stream.average_rate or stream.guessed_rate)
+        h = int(round(stream.height * width / stream.width / 2)) * 2
+        container.seek(int(max(0, first - 2) / rate / stream.time_base), stream=stream)
+        for frame in container.decode(stream):
+            i = int(round(float(frame.pts * stream.time_base) * rate))
+            if i >= first + count:
+                break
+            if i >= first:
+                out.append(frame.to_ndarray(width=width, height=h, format="bgr24"))
+    assert len(out) == count, f"{name}: {len(out)} of {count} frames from {first}"
+    return np.stack(out), rate
+
+
+def _impacts_near(det, frame: int, first: int) -> list[int]:
+    return [
+        first + iv.onset
+        for iv in det.intervals
+        if not iv.continuous and abs(first + iv.onset - frame) <= 2
+    ]
+
+
+def test_a_large_region_stopping_is_no_impact():
+    # Big Buck Bunny frame 1248: a big part of the picture (a character close up, 12% of the
+    # frame moving) halts; nothing hits anything.
+    first = 1248 - 24
+    frames, rate = _seek_excerpt("bbb_first_300s.mp4", first, 48)
+    base = MotionConfig()
+    without = MotionDetector(replace(base, impact_region=1.0), threads=1).detect(frames, rate)
+    with_rule = MotionDetector(base, threads=1).detect(frames, rate)
+    assert _impacts_near(without, 1248, first), "the excerpt no longer shows the problem"
+    assert not _impacts_near(with_rule, 1248, first)
+    assert with_rule.rejected.get("large region") == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "frame"),
+    [("bbb_first_300s.mp4", 6994), ("bikes.mp4", 89)],
+)
+def test_a_stop_without_a_steady_approach_is_no_impact(name: str, frame: int):
+    # A gesture (BBB 6994) or a rider's shift on the bike (bikes 89) that starts and stops
+    # within a few frames: the place was not moving that way two frames before.
+    first = max(0, frame - 24)
+    frames, rate = _seek_excerpt(name, first, 48)
+    base = MotionConfig()
+    without = MotionDetector(replace(base, impact_approach=0.0), threads=1).detect(frames, rate)
+    with_rule = MotionDetector(base, threads=1).detect(frames, rate)
+    assert _impacts_near(without, frame, first), "the excerpt no longer shows the problem"
+    assert not _impacts_near(with_rule, frame, first)
+    assert with_rule.rejected.get("no steady approach") == 1

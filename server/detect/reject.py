@@ -12,6 +12,12 @@ and why (``Detection.rejected``):
 * ``periodic``: the same place moved back and forth at least three times within half a
   second each side (a wing flap, waving, a pendulum). A contact reverses a motion once; a
   ball bouncing on the floor reverses it at the floor only, and its flights are long.
+* ``large region``: the regions that stopped move over more than ``impact_region`` of the
+  frame (a body, a face, a close-up turning); flow impacts only.
+* ``no steady approach``: on one of the two frames before the stop the place did not move
+  along the arrival direction at ``impact_approach`` of the arrival speed: a gesture that
+  starts and stops within a few frames, not a thing that flew or fell into something; flow
+  impacts only (small objects are tracked along their path in objects.py).
 * ``low confidence``: below ``min_confidence``.
 
 Continuous candidates (runs of motion):
@@ -21,7 +27,9 @@ Continuous candidates (runs of motion):
 * a **slide** is kept only for one thing moving rigidly (``slide_coherence``), from rest to
   rest inside the shot, over less than ``slide_area`` of the picture: sustained contact
   motion. Walkers (their limbs go different ways), a talking head, a background seen through
-  a window and motion already going on when the shot starts are not slides.
+  a window and motion already going on when the shot starts are not slides; nor is motion
+  in separate places of the picture on more than ``slide_scattered`` of the run's frames
+  (several walkers).
 """
 
 from __future__ import annotations
@@ -49,6 +57,9 @@ class RejectConfig(Protocol):
     passby_speed: float
     slide_coherence: float
     slide_area: float
+    slide_scattered: float
+    impact_region: float
+    impact_approach: float
 
 
 class Evidence(Protocol):
@@ -59,6 +70,7 @@ class Evidence(Protocol):
     level: np.ndarray
     dark: np.ndarray
     coherence: np.ndarray
+    stop_area: np.ndarray
     stop: np.ndarray
     face: np.ndarray
     cells: np.ndarray
@@ -148,6 +160,21 @@ def is_periodic(ev: Evidence, t: int, rate: float, speed: float, least: int = 3)
     return changes >= least
 
 
+def approached(ev: Evidence, t: int, least: float, frames: int = 2) -> bool:
+    """Did the place of the stop at ``t`` move along its arrival direction, at ``least`` of
+    the arrival speed, on each of the ``frames`` frames before (coarse grid, the cell and its
+    neighbours)? A shot's first frames have no history: they pass."""
+    x, y, vx, vy = ev.stop[t]
+    norm = float(np.hypot(vx, vy))
+    if norm <= 0 or t < frames:
+        return True
+    rows, cols = ev.cells.shape[1:3]
+    r, c = min(rows - 1, int(y * rows)), min(cols - 1, int(x * cols))
+    near = ev.cells[t - frames : t, max(0, r - 1) : r + 2, max(0, c - 1) : c + 2]
+    along = (near[..., 0] * vx + near[..., 1] * vy) / norm
+    return bool(along.reshape(frames, -1).max(axis=1).min() >= least * norm)
+
+
 def judge_impacts(
     ev: Evidence,
     impacts: list[int],
@@ -164,6 +191,10 @@ def judge_impacts(
             rejected["face"] += 1
         elif is_periodic(ev, t, rate, cfg.impact_speed, cfg.periodic_reversals):
             rejected["periodic"] += 1
+        elif ev.stop_area[t] > cfg.impact_region:
+            rejected["large region"] += 1
+        elif not approached(ev, t, cfg.impact_approach):
+            rejected["no steady approach"] += 1
         elif strength[t] < cfg.min_confidence:
             rejected["low confidence"] += 1
         else:
@@ -189,6 +220,18 @@ def judge_contacts(
     return kept, rejected
 
 
+def scattered(ev: Evidence, run: Run, cfg: RejectConfig) -> bool:
+    """Does the motion of ``run`` sit in separate places of the coarse grid on more than
+    ``slide_scattered`` of its frames? Several things moving at once (walkers, a crowd) are
+    not one thing sliding."""
+    frames = ev.cells[run.start : run.end]
+    if not len(frames):
+        return False
+    moving = (np.abs(frames).sum(axis=-1) > 0).astype(np.uint8)
+    parts = [cv2.connectedComponents(m, connectivity=8)[0] - 1 for m in moving]
+    return float(np.mean(np.array(parts) > 1)) > cfg.slide_scattered
+
+
 def judge_runs(ev: Evidence, runs: list[Run], cfg: RejectConfig) -> tuple[list[Run], Counter[str]]:
     """The continuous runs kept, and why the others were not (see the module's notes)."""
     n = len(ev.moving)
@@ -204,7 +247,7 @@ def judge_runs(ev: Evidence, runs: list[Run], cfg: RejectConfig) -> tuple[list[R
             continue
         coherent = float(np.median(ev.coherence[run.start : run.end])) >= cfg.slide_coherence
         inside = run.start > 1 and run.end < n - 1
-        if coherent and inside and moving < cfg.slide_area:
+        if coherent and inside and moving < cfg.slide_area and not scattered(ev, run, cfg):
             kept.append(run)
         else:
             rejected["not contact motion"] += 1
