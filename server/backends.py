@@ -80,8 +80,9 @@ BACKENDS: tuple[Backend, ...] = (
     Backend(
         "detector",
         "motion",
-        "sonicvision.server.detect.motion:MotionDetector",
+        "sonicvision.server.detect.motion:build_motion",
         "embedded: optical flow with camera motion compensated, no weights",
+        argument="min_confidence=0.0,small_objects=1",
     ),
     Backend(
         "detector",

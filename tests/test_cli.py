@@ -162,3 +162,21 @@ def test_progress_moves_inside_a_clip(tmp_path):
     shots = [(done, total) for stage, done, total in seen if stage == "shots"]
     assert len({done for done, _ in shots}) > 3 and shots[-1][0] == shots[-1][1]
     assert all(a <= b for (a, _), (b, _) in zip(shots, shots[1:], strict=False))
+
+
+def test_the_motion_detector_takes_its_options_in_its_spec(tmp_path, capsys):
+    from sonicvision.server.backends import build_detector
+
+    detector = build_detector("motion:min_confidence=0.5,small_objects=0")
+    assert (detector.config.min_confidence, detector.config.small_objects) == (0.5, False)
+    cut, _ = cut_with_events(tmp_path, Fraction(25))
+    argv = [
+        "analyze",
+        str(cut),
+        "-o",
+        str(tmp_path / "x.otio"),
+        "--detector",
+        "motion:min_confidence=2",
+    ]
+    assert main(argv) == 2
+    assert "min_confidence" in capsys.readouterr().err

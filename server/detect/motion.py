@@ -58,6 +58,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from sonicvision.errors import ConfigError
 from sonicvision.server.detect.base import (
     Detection,
     Detector,
@@ -934,3 +935,26 @@ def _runs(active: np.ndarray) -> list[tuple[int, int]]:
     padded = np.concatenate([[False], active, [False]]).astype(np.int8)
     edges = np.flatnonzero(np.diff(padded))
     return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+@dataclass(frozen=True)
+class MotionOptions:
+    """What ``--detector motion:KEY=VALUE,...`` may set."""
+
+    min_confidence: float = 0.0  # impacts below it are not reported (0.5: only clear ones)
+    small_objects: bool = True  # the path that tracks small fast objects to their contact
+
+
+def build_motion(arg: str | None = None) -> MotionDetector:
+    """The registry factory: ``motion`` or ``motion:min_confidence=0.5,small_objects=0``."""
+    from sonicvision.server.models.spec import apply_options, split_spec
+
+    _, raw = split_spec(f",{arg or ''}", "detector")
+    options = apply_options(MotionOptions(), raw, "detector")
+    if not 0.0 <= options.min_confidence <= 1.0:
+        raise ConfigError(
+            f"min_confidence is {options.min_confidence}; it must be in [0, 1]",
+            field="detector.min_confidence",
+        )
+    config = replace(MotionConfig(), small_objects=options.small_objects)
+    return MotionDetector(config, min_confidence=options.min_confidence)
