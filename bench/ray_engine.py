@@ -24,7 +24,7 @@ import ray
 from sonicvision.adapters.io import read_timeline
 from sonicvision.adapters.media import MediaResolver
 from sonicvision.server.options import FoleyOptions
-from sonicvision.server.pipeline import analyse_picture
+from sonicvision.server.pipeline import scan_picture
 from sonicvision.server.service.engine import RayEngine
 from sonicvision.server.service.spec import JobSpec, run_pipeline
 from sonicvision.server.testing.cuts import many_clips
@@ -63,11 +63,11 @@ def job(runner, timeline: Path, roots: list[Path], out: Path) -> tuple[float, li
     return seconds, [text.encode()] + [c.path.read_bytes() for c in result.clips]
 
 
-def analysis(analyse, timeline: Path, roots: list[Path]) -> float:
+def analysis(scan, timeline: Path, roots: list[Path]) -> float:
     parsed = read_timeline(timeline)
     resolver = MediaResolver(timeline, roots, [], confine=True)
     started = time.perf_counter()
-    analyse(parsed, resolver, FoleyOptions(media_roots=roots, seed=1), lambda *a: None)
+    scan(parsed, resolver, FoleyOptions(media_roots=roots, seed=1), lambda *a: None)
     return time.perf_counter() - started
 
 
@@ -98,7 +98,7 @@ def main() -> None:
         picture_s = read_timeline(timeline).duration().to_seconds()
         rows = {}
         local_job, local_bytes = job(run_pipeline, timeline, roots, folder / "local")
-        local_s = analysis(analyse_picture, timeline, roots)
+        local_s = analysis(scan_picture, timeline, roots)
         rows["local"] = {"analysis_s": local_s, "job_s": local_job}
         same = {}
         for workers in (1, 2):
@@ -109,7 +109,7 @@ def main() -> None:
                 overhead = noop_round_trip()
                 seconds, data = job(engine.runner(), timeline, roots, folder / f"ray{workers}")
                 rows[f"ray x{workers}"] = {
-                    "analysis_s": analysis(engine.analyse, timeline, roots),
+                    "analysis_s": analysis(engine.scan, timeline, roots),
                     "job_s": seconds,
                     "noop_task_ms": overhead * 1e3,
                 }

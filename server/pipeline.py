@@ -100,7 +100,7 @@ def _seconds(shot: Shot, detection: Detection) -> tuple[list[float], list[float]
     return onsets, ends
 
 
-def analyse_picture(
+def scan_picture(
     timeline: otio.schema.Timeline,
     resolver: MediaResolver,
     options: FoleyOptions,
@@ -126,7 +126,7 @@ def analyse_picture(
         return shot_list, detecting.collect()
 
 
-Analyser = Callable[..., tuple[ShotList, dict[int, Detection]]]  # as analyse_picture
+PictureScan = Callable[..., tuple[ShotList, dict[int, Detection]]]  # as scan_picture
 
 
 def find_events(
@@ -135,15 +135,15 @@ def find_events(
     options: FoleyOptions,
     progress: Progress = _quiet,
     backends: Provider = FRESH,
-    analyse: Analyser = analyse_picture,
+    scan: PictureScan = scan_picture,
 ) -> Analysis:
     """Shots, on-screen events (detector + describer) and off-screen prompts, in timeline time.
 
-    ``analyse`` finds the shots and detections (here, or on a cluster: ``service/engine.py``).
+    ``scan`` finds the shots and detections (here, or on a cluster: ``service/engine.py``).
     """
     rate = timeline_rate(timeline)
     describer = backends.get("describer", options.describer)
-    shot_list, detections = analyse(timeline, resolver, options, progress, backends)
+    shot_list, detections = scan(timeline, resolver, options, progress, backends)
     # 3b. Guide audio: production sound under each shot confirms, places and adds cues.
     guided = guide_detections(timeline, shot_list.shots, detections, resolver, options.guide_audio)
     detections = guided.detections
@@ -366,10 +366,10 @@ def run(
     options: FoleyOptions,
     progress: Progress = _quiet,
     backends: Provider = FRESH,
-    analyse: Analyser = analyse_picture,
+    scan: PictureScan = scan_picture,
 ) -> FoleyResult:
     """One pass over one timeline, written next to it (never over it); ``backends`` says
-    where models come from (the server passes its warm cache), ``analyse`` where the
+    where models come from (the server passes its warm cache), ``scan`` where the
     pictures are analysed (here, or on a cluster)."""
     job = PASSES[pass_name]
     started = time.perf_counter()
@@ -385,7 +385,7 @@ def run(
         resolver = MediaResolver(
             timeline_path, options.media_roots, options.path_maps, confine=options.confine_media
         )
-        analysis = find_events(timeline, resolver, options, progress, backends, analyse)
+        analysis = find_events(timeline, resolver, options, progress, backends, scan)
     else:
         analysis = cues_from_markers(timeline, options.marker_rule)
     clips: list[SoundClip] = []

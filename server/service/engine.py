@@ -23,7 +23,7 @@ from sonicvision.errors import ConfigError
 from sonicvision.server.backends import FRESH, Provider
 from sonicvision.server.detect.base import Detection
 from sonicvision.server.options import FoleyOptions
-from sonicvision.server.pipeline import Progress, analyse_picture
+from sonicvision.server.pipeline import Progress, scan_picture
 from sonicvision.server.shots import ShotList, find_shots
 
 from .spec import Runner, run_pipeline
@@ -51,7 +51,7 @@ class LocalEngine:
         return None
 
 
-def _analyse_clip(
+def _scan_clip(
     timeline_json: str,
     resolver: MediaResolver,
     options: FoleyOptions,
@@ -62,7 +62,7 @@ def _analyse_clip(
     if fault is not None:
         fault(number)  # tests: a worker that dies here
     timeline = otio.adapters.read_from_string(timeline_json, "otio_json")
-    return analyse_picture(timeline, resolver, options, clips=[number])
+    return scan_picture(timeline, resolver, options, clips=[number])
 
 
 def merge(base: ShotList, parts: list[tuple[ShotList, dict[int, Detection]]]):
@@ -106,12 +106,12 @@ class RayEngine:
         if self._owns:
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
         self.poll_s, self.fault = poll_s, fault
-        self._task = ray.remote(num_cpus=1, max_retries=max_retries)(_analyse_clip)
+        self._task = ray.remote(num_cpus=1, max_retries=max_retries)(_scan_clip)
 
     def runner(self) -> Runner:
-        return functools.partial(run_pipeline, analyse=self.analyse)
+        return functools.partial(run_pipeline, scan=self.scan)
 
-    def analyse(
+    def scan(
         self,
         timeline: otio.schema.Timeline,
         resolver: MediaResolver,
@@ -119,7 +119,7 @@ class RayEngine:
         progress: Progress,
         backends: Provider = FRESH,
     ) -> tuple[ShotList, dict[int, Detection]]:
-        """As ``analyse_picture``; media checked here first, then one task per clip."""
+        """As ``scan_picture``; media checked here first, then one task per clip."""
         ray = self._ray
         base = find_shots(timeline, resolver, allow_missing=options.allow_missing, clips=())
         count = len(visible_picture(timeline)[0])

@@ -25,12 +25,12 @@ from sonicvision.server import backends
 from sonicvision.server.options import FoleyOptions
 from sonicvision.server.pipeline import (
     PASSES,
-    Analyser,
     FoleyResult,
+    PictureScan,
     Progress,
-    analyse_picture,
     cues_from_markers,
     run,
+    scan_picture,
 )
 
 from .errors import InvalidRequest
@@ -173,10 +173,10 @@ def run_pipeline(
     result_dir: Path,
     progress: Progress,
     backends: backends.Provider = backends.FRESH,
-    analyse: Analyser = analyse_picture,
+    scan: PictureScan = scan_picture,
 ) -> FoleyResult:
     """The real work of a job: the media guard, then the pipeline pass into ``result_dir``;
-    ``analyse``: where the pictures are analysed (``engine.py``)."""
+    ``scan``: where the pictures are analysed (``engine.py``)."""
     options = spec.options
     parsed = read_timeline(timeline, rate=options.rate)
     check_sound_lengths(parsed, options, spec.job_pass)
@@ -184,4 +184,4 @@ def run_pipeline(
         guard = PathGuard([str(r) for r in options.media_roots])
         check_media(parsed, timeline, options, guard)
     output = result_dir / spec.output_name()
-    return run(spec.job_pass, timeline, output, options, progress, backends, analyse)
+    return run(spec.job_pass, timeline, output, options, progress, backends, scan)
