@@ -178,11 +178,40 @@ def test_a_transient_too_far_from_the_cue_does_not_move_it():
     assert stats.confirmed == 0
 
 
+def stop_at(frame: int, frames: int = 100) -> Detection:
+    """The picture's evidence of something that moves and stops at ``frame`` (a contact)."""
+    det = detection(motion=0.2, frames=frames)
+    det.scores[frame - 12 : frame] = 3.0
+    return det
+
+
 def test_a_strong_transient_where_the_picture_moves_becomes_a_cue():
-    fused, _ = fuse(shot(), detection(motion=0.8), guide([(1.0, True), (2.0, False)]))
+    fused, _ = fuse(shot(), stop_at(25), guide([(1.0, True), (2.0, False)]))
     assert [(iv.onset, iv.placed_by) for iv in fused.intervals] == [(25, AUDIO)]
     still, _ = fuse(shot(), detection(motion=0.1), guide([(1.0, True)]))
     assert still.intervals == []  # nothing moves on screen: off-screen sound, no cue
+
+
+def test_a_sound_under_steady_motion_makes_no_cue():
+    """A pan, a walk, a flutter: the picture moves, but nothing stops or is thrown when the
+    sound comes (off-screen sound, the score): no cue. Nor where the contact is a second off."""
+    for det in (detection(motion=3.0), stop_at(60)):
+        fused, stats = fuse(shot(), det, guide([(1.0, True)]))
+        assert fused.intervals == [] and stats.added == 0
+    jitter = detection(motion=0.0)
+    jitter.scores[:] = np.where(np.arange(100) % 2, 4.0, 1.0)  # busy all along, as at 25
+    jitter.scores[20:30] = [1.0, 4.0, 1.0, 4.0, 1.0, 5.0, 2.0, 4.0, 1.0, 4.0]
+    assert fuse(shot(), jitter, guide([(1.0, True)]))[0].intervals == []
+
+
+def test_under_music_a_cue_of_the_sound_needs_a_rise_far_above_it():
+    (source, audio), *_ = guide([(1.0, True)])
+    for rise, cues in ((28.0, 0), (36.0, 1)):
+        heard = replace(
+            audio, transients=[replace(audio.transients[0], context="music", rise_db=rise)]
+        )
+        fused, _ = fuse(shot(), stop_at(25), [(source, heard)])
+        assert len(fused.intervals) == cues, rise
 
 
 def test_an_impact_clean_sound_did_not_hear_loses_confidence():
