@@ -459,3 +459,62 @@ def test_a_long_take_is_heard_in_pieces_with_the_same_result(tmp_path):
     assert [t.sample for t in pieces.transients] == [t.sample for t in whole.transients]
     n = min(len(pieces.tonal), len(whole.tonal))
     assert whole.tonal[:n].any() and np.mean(pieces.tonal[:n] == whole.tonal[:n]) > 0.97
+
+
+BBB = MEDIA / "bbb_first_300s.mp4"
+BBB_LABELS = (
+    Path(__file__).resolve().parents[1] / "bench" / "labels" / "bbb_first_300s.contacts.json"
+)
+
+
+def bbb_piece(tmp_path: Path, first: int, frames: int, mode: str) -> list:
+    """The guide's cues on a piece of Big Buck Bunny (its own soundtrack: Foley and score),
+    as record frames of the film."""
+    tl = otio.schema.Timeline()
+    track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    track.append(
+        otio.schema.Clip(
+            name="bbb",
+            media_reference=otio.schema.ExternalReference(target_url=str(BBB)),
+            source_range=TR(RT(first, 24), RT(frames, 24)),
+        )
+    )
+    tl.tracks.append(track)
+    found = find_events(
+        tl, MediaResolver(tmp_path / "c.otio", [], []), FoleyOptions(guide_audio=mode)
+    )
+    return [(e.start.value + first, e.placed_by) for e in found.events if not e.continuous]
+
+
+def on_labels(frame: float, classes: tuple[str, ...]) -> list[int]:
+    """Labels of ``classes`` a cue at ``frame`` falls on: from two frames before the first
+    visible frame to the soundtrack's onset (three frames later) and two more."""
+    events = json.loads(BBB_LABELS.read_text())["events"]
+    return [e["frame"] for e in events if e["class"] in classes and -2 <= frame - e["frame"] <= 5]
+
+
+@pytest.mark.parametrize(
+    "first, frames, what",
+    [
+        (1560, 135, "the score's accent as Bunny's body passes the camera"),
+        (2500, 110, "the score under a butterfly's flutter (silent motion)"),
+        (3590, 290, "three contacts, then the rodents laughing under the score"),
+    ],
+)
+def test_bbb_the_score_makes_no_cue_and_the_contacts_are_found(tmp_path, first, frames, what):
+    """Big Buck Bunny with its soundtrack: every cue the sound adds lies on a visible contact
+    or action, none on the score, off-screen sound or a flutter; the hits in the soundtrack
+    that are the film's Foley for a visible contact do become cues."""
+    cues = bbb_piece(tmp_path, first, frames, "auto")
+    made = [f for f, by in cues if by != PICTURE]
+    visible = ("VISIBLE_CONTACT", "VISIBLE_ACTION")
+    assert all(on_labels(f, visible) for f in made), (what, cues)
+    assert not any(on_labels(f, ("OFFSCREEN_OR_MUSIC", "SILENT_MOTION")) for f in made), what
+    contacts = json.loads(BBB_LABELS.read_text())["events"]
+    inside = [
+        e["frame"]
+        for e in contacts
+        if e["class"] == "VISIBLE_CONTACT" and first <= e["frame"] < first + frames
+    ]
+    heard = [c for c in inside if any(-2 <= f - c <= 5 for f in made)]
+    assert len(heard) >= 0.6 * len(inside), (inside, cues)
