@@ -212,6 +212,8 @@ def test_under_music_a_cue_of_the_sound_needs_a_rise_far_above_it():
         )
         fused, _ = fuse(shot(), stop_at(25), [(source, heard)])
         assert len(fused.intervals) == cues, rise
+        alone, _ = fuse(shot(), None, [(source, heard)], mode="only")  # the sound alone, too
+        assert len(alone.intervals) == cues, rise
 
 
 def test_an_impact_clean_sound_did_not_hear_loses_confidence():

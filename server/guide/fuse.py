@@ -13,7 +13,8 @@
 * Where the guide is silent, absent, or speech and music cover the moment, the picture's
   result stands.
 
-In ``only`` mode the transients alone make the cues (the picture's are dropped).
+In ``only`` mode the transients alone make the cues (the picture's are dropped), those over
+speech or music only where they stand far out of it.
 """
 
 from __future__ import annotations
@@ -175,12 +176,10 @@ def fuse(
         if j in taken:
             continue
         onset = min(count - 1, max(0, math.floor(hit.frame)))
+        if not _above_its_context(hit.transient, cfg):
+            continue  # in every mode: speech and the score make no cue
         if mode != "only":
             if not hit.transient.strong or scores is None or not len(scores):
-                continue
-            if hit.transient.context == "speech" and hit.transient.standout < cfg.speech_standout:
-                continue
-            if hit.transient.context == "music" and hit.transient.rise_db < cfg.music_rise_db:
                 continue
             if not _contact_motion(np.asarray(scores, dtype=float), onset, shot.media_rate, cfg):
                 continue
@@ -206,6 +205,15 @@ def fuse(
         before = np.asarray(detection.activity, dtype=bool)[:count]
         activity[: len(before)] |= before
     return replace(detection, activity=activity, intervals=out), stats
+
+
+def _above_its_context(tr: Transient, cfg: FuseConfig) -> bool:
+    """Does a transient over speech or music stand far enough out of it to be a cue?"""
+    if tr.context == "speech":
+        return tr.standout >= cfg.speech_standout
+    if tr.context == "music":
+        return tr.rise_db >= cfg.music_rise_db
+    return True
 
 
 def _contact_motion(scores: np.ndarray, onset: int, rate: float, cfg: FuseConfig) -> bool:
