@@ -204,6 +204,16 @@ def test_a_sound_under_steady_motion_makes_no_cue():
     assert fuse(shot(), jitter, guide([(1.0, True)]))[0].intervals == []
 
 
+def test_a_one_frame_pop_is_no_contact():
+    """Text that appears, a flash: the picture changes on one frame with stillness around it,
+    nothing moved there to hit anything."""
+    pop = detection(motion=0.0)
+    pop.scores[[18, 25, 31]] = 6.0
+    assert fuse(shot(), pop, guide([(1.0, True)]))[0].intervals == []
+    pop.scores[24] = 6.0  # two frames running: something moved in
+    assert len(fuse(shot(), pop, guide([(1.0, True)]))[0].intervals) == 1
+
+
 def test_under_music_a_cue_of_the_sound_needs_a_rise_far_above_it():
     (source, audio), *_ = guide([(1.0, True)])
     for rise, cues in ((28.0, 0), (36.0, 1)):
@@ -422,9 +432,9 @@ def test_phone_room_tone_adds_no_cue():
 
 
 def test_screencast_with_speech_the_guide_adds_no_cue(tmp_path):
-    """movie-hello.mp4's first 3.3 s: a screencast with a webcam inset, the speaker saying
-    hello (its later seconds, where the container's rate drifts from its timestamps, are left
-    to the decoder's own fix)."""
+    """movie-hello.mp4, all 8.2 s: a screencast with a webcam inset, the speaker saying hello,
+    then typing ``ls`` in a terminal: the keystrokes are heard, the keyboard is off screen
+    (what shows is text appearing, one frame at a time): no cue of the sound's own."""
     tl = otio.schema.Timeline()
     track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
     track.append(
@@ -433,7 +443,7 @@ def test_screencast_with_speech_the_guide_adds_no_cue(tmp_path):
             media_reference=otio.schema.ExternalReference(
                 target_url=str(MEDIA / "movie-hello.mp4")
             ),
-            source_range=TR(RT(0, 30), RT(100, 30)),
+            source_range=TR(RT(0, 30), RT(245, 30)),
         )
     )
     tl.tracks.append(track)

@@ -5,8 +5,9 @@
   cue (a slide) has no attack to place: a transient at its start confirms nothing.
 * A strong transient where the picture found no cue but its motion changes abruptly in the
   same frames (a contact stops or throws something: the detector's evidence jumps far beyond
-  its own frame-to-frame run over the second around; steady motion, a camera move or a still
-  picture under a sound is off-screen sound or the score): a cue of its own. Over speech only
+  its own frame-to-frame run over the second around, on motion that lasts two frames at
+  least; steady motion, a camera move, a still picture or a one-frame pop such as text
+  appearing under a keystroke is off-screen sound or the score): a cue of its own. Over speech only
   a transient that stands far out of it; under music only one that rises far above it.
 * A visual impact under clean guide audio with no transient near it: lower confidence (a
   sound-making contact would have been heard). Continuous cues (a slide) keep theirs.
@@ -217,11 +218,13 @@ def _above_its_context(tr: Transient, cfg: FuseConfig) -> bool:
 
 
 def _contact_motion(scores: np.ndarray, onset: int, rate: float, cfg: FuseConfig) -> bool:
-    """Does the picture's motion change abruptly within ``window_frames`` of ``onset``?"""
+    """Does the picture's motion change abruptly within ``window_frames`` of ``onset``? Motion
+    on two frames running at least (what hits moved there), its change far beyond its run."""
     w = int(cfg.window_frames)
     lo, hi = max(0, onset - w - 1), min(len(scores), onset + w + 1)
-    if hi - lo < 2 or float(np.max(scores[lo:hi])) < cfg.motion_floor:
-        return False
+    moving = scores[lo:hi] >= cfg.motion_floor
+    if not (moving[1:] & moving[:-1]).any():
+        return False  # still, or a one-frame pop (text appearing, a flash): nothing moved
     change = np.abs(np.diff(scores))
     near = change[lo : hi - 1]
     reach = max(1, round(cfg.around_s * rate))
