@@ -419,16 +419,29 @@ def test_guide_audio_option_everywhere():
 # --- real footage -------------------------------------------------------------------------------
 
 
-def test_phone_room_tone_adds_no_cue():
-    """phone_dog_vfr.mp4: a dog lying on a tiled floor, room tone (its picture is VFR, which
-    the decoder refuses today: its sound is judged against a picture that moves throughout)."""
+def test_phone_room_tone_adds_no_cue(tmp_path):
+    """phone_dog_vfr.mp4: a dog lying on a tiled floor, room tone, variable frame rate."""
     audio, rate = read_audio(MEDIA / "phone_dog_vfr.mp4", 0.0, 1.6)
     heard = find_transients(audio, rate)
     assert not heard.silent and not any(t.strong for t in heard.transients)
-    frames = 43
-    source = GuideSource(MEDIA / "phone_dog_vfr.mp4", 0, 0.0, 27.0, 0, frames, "own audio")
-    fused, stats = fuse(shot(frames, 27.0), detection(motion=2.0, frames=frames), [(source, heard)])
-    assert fused.intervals == [] and stats.added == 0
+    tl = otio.schema.Timeline()
+    track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    track.append(
+        otio.schema.Clip(
+            name="dog",
+            media_reference=otio.schema.ExternalReference(
+                target_url=str(MEDIA / "phone_dog_vfr.mp4")
+            ),
+            source_range=TR(RT(0, 30), RT(45, 30)),
+        )
+    )
+    tl.tracks.append(track)
+    resolver = MediaResolver(tmp_path / "c.otio", [], [])
+    off = find_events(tl, resolver, FoleyOptions(guide_audio="off"))
+    on = find_events(tl, resolver, FoleyOptions())
+    assert not any(e.placed_by == AUDIO for e in on.events)
+    assert len(on.events) == len(off.events)
+    assert any("clip 'dog' (own audio" in n for n in on.notes), on.notes
 
 
 def test_screencast_with_speech_the_guide_adds_no_cue(tmp_path):
