@@ -1,11 +1,12 @@
 """Production sound as a guide, on real footage: Big Buck Bunny's first 300 s, its own
 soundtrack (the film's Foley and its score) as the guide audio.
 
-Scored against ``bbb_first_300s.contacts.json`` (see NOTICE.md beside it): contact recall
-(labelled VISIBLE_CONTACTs with a cue), impact precision (impact cues on a labelled contact
-or audible visible action), cues on OFFSCREEN_OR_MUSIC labels (the score or off-screen
-sound), for the current detector with the guide off and on (``auto``); and the guide's cost
-in CPU seconds per footage second beside the visual analysis'.
+Scored against ``bench/labels/bbb_first_300s.contacts.json`` (the spotting bench's labels, see
+the README beside them: wing flaps are SILENT_MOTION, a cue there is a wrong one): contact
+recall (labelled VISIBLE_CONTACTs with a cue), impact precision (impact cues on a labelled
+contact or audible visible action), cues on OFFSCREEN_OR_MUSIC labels (the score or off-screen
+sound), for the current detector with the guide off, on (``auto``) and alone (``only``); and
+the guide's cost in CPU seconds per footage second beside the visual analysis'.
 
 A cue matches a label at frame L when it lies in [L - 2, L + offset + 2] frames, offset being
 the labels' ``audio_offset_frames`` (3): the soundtrack's onsets come about three frames after
@@ -14,8 +15,7 @@ window [L - 2, L + 2] is printed too.
 
     python bench/guide_real.py [--media FILE] [--seconds 300] [--list] [--visual-cache FILE]
 
-The labels are ``bench/labels/bbb_first_300s.contacts.json`` (the spotting bench's: wing
-flaps are SILENT_MOTION, a cue there is a wrong one). ``--list`` prints every cue the sound
+``--list`` prints every cue the sound
 placed or added with the label it falls on; ``--visual-cache`` keeps the picture's shots and
 detections in a file, so the guide can be judged again without the visual analysis (its cost
 is then not measured).
