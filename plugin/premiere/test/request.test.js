@@ -66,7 +66,13 @@ test("the submit JSON mirrors SubmitJobRequest", () => {
     assert.equal(request.buildSubmit({ bytes, format: "otio", options: guided }).options.guide_audio, name);
   }
   // The names are the proto's GuideAudio values, as the HTTP face parses them.
-  assert.deepEqual(Object.values(request.GUIDE_AUDIO), ["GUIDE_AUDIO_AUTO", "GUIDE_AUDIO_OFF", "GUIDE_AUDIO_ONLY"]);
+  const proto = require("node:fs").readFileSync(
+    require("node:path").join(__dirname, "../../../proto/sonicvision/v1/jobs.proto"),
+    "utf8",
+  );
+  const guideEnum = proto.slice(proto.indexOf("enum GuideAudio"), proto.indexOf("}", proto.indexOf("enum GuideAudio")));
+  for (const name of Object.values(request.GUIDE_AUDIO)) assert.match(guideEnum, new RegExp(`\\b${name} = \\d+;`));
+  assert.match(proto, /GuideAudio guide_audio = \d+;/);
   const xml = request.buildSubmit({ bytes, format: "fcp_xml", sequenceName: "A/B", options });
   assert.equal(xml.upload.filename, "A_B.xml");
   assert.equal(xml.upload.format, "fcp_xml");
