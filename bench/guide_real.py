@@ -1,38 +1,42 @@
 """Production sound as a guide, on real footage: Big Buck Bunny's first 300 s, its own
 soundtrack (the film's Foley and its score) as the guide audio.
 
-Scored against ``bbb_first_300s.contacts.json`` (see NOTICE.md beside it): contact recall
-(labelled VISIBLE_CONTACTs with a cue), impact precision (impact cues on a labelled contact
-or audible visible action), cues on OFFSCREEN_OR_MUSIC labels (the score or off-screen
-sound), for the current detector with the guide off and on (``auto``); and the guide's cost
-in CPU seconds per footage second beside the visual analysis'.
+Scored against ``bench/labels/bbb_first_300s.contacts.json`` (the spotting bench's labels, see
+the README beside them: wing flaps are SILENT_MOTION, a cue there is a wrong one): contact
+recall (labelled VISIBLE_CONTACTs with a cue), impact precision (impact cues on a labelled
+contact or audible visible action), cues on OFFSCREEN_OR_MUSIC labels (the score or off-screen
+sound), for the current detector with the guide off, on (``auto``) and alone (``only``); and
+the guide's cost in CPU seconds per footage second beside the visual analysis'.
 
 A cue matches a label at frame L when it lies in [L - 2, L + offset + 2] frames, offset being
 the labels' ``audio_offset_frames`` (3): the soundtrack's onsets come about three frames after
 the first visible contact, and the guide places cues on the soundtrack's onsets. The strict
 window [L - 2, L + 2] is printed too.
 
-    python bench/guide_real.py [--media FILE] [--seconds 300] [--reencode]
+    python bench/guide_real.py [--media FILE] [--seconds 300] [--list] [--visual-cache FILE]
 
-The decoder refuses H.264 with B-frames until its probing is fixed (issue of frames.py);
-``--reencode`` first copies the film with PyAV into a temporary folder, video re-encoded
-without B-frames (same frames, same timestamps), audio copied.
+``--list`` prints every cue the sound
+placed or added with the label it falls on; ``--visual-cache`` keeps the picture's shots and
+detections in a file, so the guide can be judged again without the visual analysis (its cost
+is then not measured).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import resource
 import tempfile
 import time
 from pathlib import Path
 
-import av
 import opentimelineio as otio
 
 from sonicvision.adapters.media import MediaResolver
+from sonicvision.events import Shot
 from sonicvision.server.backends import build_detector
+from sonicvision.server.detect.base import Detection
 from sonicvision.server.detect.worker import DetectionWorker
 from sonicvision.server.guide import guide_detections
 from sonicvision.server.guide.fuse import GuidedInterval
@@ -41,38 +45,7 @@ from sonicvision.server.shots import find_shots
 RT = otio.opentime.RationalTime
 TR = otio.opentime.TimeRange
 MEDIA = Path(__file__).resolve().parents[2] / "shared/fixtures/media/bbb_first_300s.mp4"
-
-
-def reencode(src: Path, dst: Path, seconds: float) -> Path:
-    """``src``'s first ``seconds`` with the video re-encoded without B-frames, packets timed
-    as the source's (the film's last frame sits after a 3-frame gap: cut before it, so the
-    copy's average rate reads 24)."""
-    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
-        vin = inp.streams.video[0]
-        ain = inp.streams.audio[0] if inp.streams.audio else None
-        vout = out.add_stream("libx264", rate=vin.average_rate)
-        vout.width, vout.height, vout.pix_fmt = vin.width, vin.height, "yuv420p"
-        vout.time_base = vin.time_base
-        vout.codec_context.time_base = vin.time_base
-        vout.options = {"bf": "0", "preset": "veryfast", "crf": "18"}
-        aout = out.add_stream_from_template(ain) if ain else None
-        step = int(round(1 / (vin.average_rate * vin.time_base)))
-        for packet in inp.demux(*([vin] + ([ain] if ain else []))):
-            if packet.pts is not None and packet.pts * packet.time_base >= seconds:
-                continue
-            if packet.stream is vin:
-                for frame in packet.decode():
-                    frame.pict_type = 0
-                    for p in vout.encode(frame):
-                        p.duration = step
-                        out.mux(p)
-            elif packet.dts is not None:
-                packet.stream = aout
-                out.mux(packet)
-        for p in vout.encode():
-            p.duration = step
-            out.mux(p)
-    return dst
+LABELS = Path(__file__).resolve().parent / "labels" / "bbb_first_300s.contacts.json"
 
 
 def cpu_s() -> float:
@@ -152,50 +125,101 @@ def score(found: list[dict], labels: dict, seconds: float, late: int) -> dict:
     }
 
 
+def _range(r: otio.opentime.TimeRange) -> list[float]:
+    return [r.start_time.value, r.start_time.rate, r.duration.value, r.duration.rate]
+
+
+def save_visual(path: Path, shots: list[Shot], detections: dict[int, Detection]) -> None:
+    """The picture's result as a pickle (OTIO's times do not pickle: kept as numbers)."""
+    rows = [
+        {
+            **{k: v for k, v in vars(s).items() if k not in ("source_range", "record_range")},
+            "source_range": _range(s.source_range),
+            "record_range": _range(s.record_range),
+        }
+        for s in shots
+    ]
+    path.write_bytes(pickle.dumps((rows, detections)))
+
+
+def load_visual(path: Path) -> tuple[list[Shot], dict[int, Detection]]:
+    rows, detections = pickle.loads(path.read_bytes())
+
+    def back(v: list[float]) -> otio.opentime.TimeRange:
+        return TR(RT(v[0], v[1]), RT(v[2], v[3]))
+
+    shots = [
+        Shot(
+            **{
+                **row,
+                "source_range": back(row["source_range"]),
+                "record_range": back(row["record_range"]),
+            }
+        )
+        for row in rows
+    ]
+    return shots, detections
+
+
+def listing(found: list[dict], labels: dict, late: int) -> None:
+    """Every cue the sound placed or added, with the labels it falls on."""
+    for c in found:
+        if c["placed_by"] == "picture" or not c["impact"]:
+            continue
+        on = [
+            f"{e['class']} {e['frame']} ({e.get('what', '')[:50]})"
+            for e in labels["events"]
+            if e["frame"] - 2 <= c["frame"] <= e["frame"] + late + 2
+        ]
+        print(f"  {c['placed_by']:<13} frame {c['frame']:8.1f}  " + ("; ".join(on) or "-"))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--media", type=Path, default=MEDIA)
-    ap.add_argument("--labels", type=Path, default=None)
+    ap.add_argument("--labels", type=Path, default=LABELS)
     ap.add_argument("--seconds", type=float, default=300.0)
-    ap.add_argument("--reencode", action="store_true")
+    ap.add_argument("--list", action="store_true", help="print the cues the sound placed")
+    ap.add_argument("--visual-cache", type=Path, default=None)
     args = ap.parse_args()
-    labels_path = args.labels or MEDIA.with_suffix(".contacts.json")
-    labels = json.loads(labels_path.read_text())
-    with tempfile.TemporaryDirectory() as tmp:
-        media = args.media
-        if args.reencode:
-            t = time.perf_counter()
-            media = reencode(args.media, Path(tmp) / "bbb_bf0.mp4", args.seconds)
-            print(f"re-encoded without B-frames in {time.perf_counter() - t:.0f} s")
-        rate = float(labels["fps"])
-        frames = int(args.seconds * rate)
-        tl = otio.schema.Timeline(name="bbb")
-        track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
-        track.append(
-            otio.schema.Clip(
-                name="bbb",
-                media_reference=otio.schema.ExternalReference(target_url=str(media)),
-                source_range=TR(RT(0, rate), RT(frames, rate)),
-            )
+    labels = json.loads(args.labels.read_text())
+    media = args.media
+    rate = float(labels["fps"])
+    frames = int(args.seconds * rate)
+    tl = otio.schema.Timeline(name="bbb")
+    track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    track.append(
+        otio.schema.Clip(
+            name="bbb",
+            media_reference=otio.schema.ExternalReference(target_url=str(media)),
+            source_range=TR(RT(0, rate), RT(frames, rate)),
         )
-        tl.tracks.append(track)
+    )
+    tl.tracks.append(track)
+    with tempfile.TemporaryDirectory() as tmp:
         resolver = MediaResolver(Path(tmp) / "bbb.otio", [], [])
-        # The visual analysis, as find_events runs it: shots and detection in one decode.
+        visual_wall = visual_cpu = float("nan")
+        if args.visual_cache and args.visual_cache.exists():
+            shots, detections = load_visual(args.visual_cache)
+        else:
+            # The visual analysis, as find_events runs it: shots and detection in one decode.
+            wall, cpu = time.perf_counter(), cpu_s()
+            with DetectionWorker(build_detector("motion")) as detecting:
+                shots = find_shots(tl, resolver, watch=detecting).shots
+                detections = detecting.collect()
+            visual_wall, visual_cpu = time.perf_counter() - wall, cpu_s() - cpu
+            if args.visual_cache:
+                save_visual(args.visual_cache, shots, detections)
         wall, cpu = time.perf_counter(), cpu_s()
-        with DetectionWorker(build_detector("motion")) as detecting:
-            shot_list = find_shots(tl, resolver, watch=detecting)
-            detections = detecting.collect()
-        visual_wall, visual_cpu = time.perf_counter() - wall, cpu_s() - cpu
-        wall, cpu = time.perf_counter(), cpu_s()
-        guided = guide_detections(tl, shot_list.shots, detections, resolver, "auto")
+        guided = guide_detections(tl, shots, detections, resolver, "auto")
         guide_wall, guide_cpu = time.perf_counter() - wall, cpu_s() - cpu
-        alone = guide_detections(tl, shot_list.shots, detections, resolver, "only")
+        alone = guide_detections(tl, shots, detections, resolver, "only")
     footage = frames / rate
     late = int(labels.get("audio_offset_frames", 3))
-    off = cues(shot_list.shots, detections, rate)
-    on = cues(shot_list.shots, guided.detections, rate)
-    only = cues(shot_list.shots, alone.detections, rate)
-    print(f"{media.name}: {footage:.0f} s, {len(shot_list.shots)} shots")
+    off = cues(shots, detections, rate)
+    on = cues(shots, guided.detections, rate)
+    only = cues(shots, alone.detections, rate)
+    print(f"{media.name}: {footage:.0f} s, {len(shots)} shots")
     print(
         f"visual analysis: {visual_wall:.1f} s wall, {visual_cpu / footage:.3f} CPU s per footage s"
     )
@@ -220,6 +244,9 @@ def main() -> None:
                 f"{'':<17} contacts found by impact cues: {s['impact_recall']:.2f}; impacts on "
                 f"a contact or action, by what placed them: {s['precision_by']}"
             )
+    if args.list:
+        print("cues the sound placed (guide auto):")
+        listing(on, labels, late)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,7 @@ function wire(doc, run, storage, secrets = tokenStore(null)) {
   $("server").value = saved.server || DEFAULT_SERVER;
   $("pass").value = saved.pass || "foley";
   $("prefix").value = saved.markerPrefix === undefined ? "SFX:" : saved.markerPrefix;
+  $("guide").value = saved.guideAudio || "auto";
   $("token").value = "";
   const ready = (async () => {
     if (plaintext) await secrets.save(plaintext);
@@ -81,6 +82,7 @@ function wire(doc, run, storage, secrets = tokenStore(null)) {
         server: $("server").value,
         pass: $("pass").value,
         markerPrefix: $("prefix").value,
+        guideAudio: $("guide").value,
         token: $("token").value,
       };
       const options = readOptions(raw);

@@ -3,14 +3,19 @@
 * A visual impact with a transient within ``window_frames``: confirmed, high confidence,
   and its onset moves to the transient's first sample (the sound was there). A continuous
   cue (a slide) has no attack to place: a transient at its start confirms nothing.
-* A strong transient where the picture moves but found no cue: a cue of its own (over
-  speech, only one that stands far out of it).
+* A strong transient where the picture found no cue but its motion changes abruptly in the
+  same frames (a contact stops or throws something: the detector's evidence jumps far beyond
+  its own frame-to-frame run over the second around, on motion that lasts two frames at
+  least; steady motion, a camera move, a still picture or a one-frame pop such as text
+  appearing under a keystroke is off-screen sound or the score): a cue of its own. Over speech only
+  a transient that stands far out of it; under music only one that rises far above it.
 * A visual impact under clean guide audio with no transient near it: lower confidence (a
   sound-making contact would have been heard). Continuous cues (a slide) keep theirs.
 * Where the guide is silent, absent, or speech and music cover the moment, the picture's
   result stands.
 
-In ``only`` mode the transients alone make the cues (the picture's are dropped).
+In ``only`` mode the transients alone make the cues (the picture's are dropped), those over
+speech or music only where they stand far out of it.
 """
 
 from __future__ import annotations
@@ -48,10 +53,20 @@ class FuseConfig:
     unheard: float = 0.5  # confidence times this for an impact clean sound did not hear
     audio_only: float = 0.7  # confidence of a cue the sound made where the picture moved
     motion_floor: float = 0.5  # detector evidence (scores, 1 = its threshold) that counts as motion
+    # A contact in the same frames: the largest frame-to-frame change of the detector's
+    # evidence there at least this many times its median change over the second around
+    # (and this many motion floors): motion that is only steady (a pan, a walk, a flutter)
+    # does not hit anything at that moment.
+    jump_k: float = 4.0
+    around_s: float = 1.0
     span_s: float = 0.2  # an impact's span, as the detector gives it
     # Over speech (and vocal sounds) a cue of the sound's own needs a transient this far out
     # of it (flux over its local 90th percentile): consonants are broadband too.
     speech_standout: float = 7.0
+    # Under music (sustained harmonics, its drums in the percussive part) a cue of the sound's
+    # own needs a rise this far above the local percussive background (the "strong" rise is
+    # for room tone); the score's accents rise less above its own run.
+    music_rise_db: float = 30.0
 
 
 @dataclass
@@ -162,14 +177,12 @@ def fuse(
         if j in taken:
             continue
         onset = min(count - 1, max(0, math.floor(hit.frame)))
+        if not _above_its_context(hit.transient, cfg):
+            continue  # in every mode: speech and the score make no cue
         if mode != "only":
             if not hit.transient.strong or scores is None or not len(scores):
                 continue
-            if hit.transient.context == "speech" and hit.transient.standout < cfg.speech_standout:
-                continue
-            lo = max(0, int(onset - cfg.window_frames))
-            hi = min(len(scores), int(onset + cfg.window_frames) + 1)
-            if hi <= lo or float(np.max(scores[lo:hi])) < cfg.motion_floor:
+            if not _contact_motion(np.asarray(scores, dtype=float), onset, shot.media_rate, cfg):
                 continue
         out.append(
             GuidedInterval(
@@ -193,6 +206,31 @@ def fuse(
         before = np.asarray(detection.activity, dtype=bool)[:count]
         activity[: len(before)] |= before
     return replace(detection, activity=activity, intervals=out), stats
+
+
+def _above_its_context(tr: Transient, cfg: FuseConfig) -> bool:
+    """Does a transient over speech or music stand far enough out of it to be a cue?"""
+    if tr.context == "speech":
+        return tr.standout >= cfg.speech_standout
+    if tr.context == "music":
+        return tr.rise_db >= cfg.music_rise_db
+    return True
+
+
+def _contact_motion(scores: np.ndarray, onset: int, rate: float, cfg: FuseConfig) -> bool:
+    """Does the picture's motion change abruptly within ``window_frames`` of ``onset``? Motion
+    on two frames running at least (what hits moved there), its change far beyond its run."""
+    w = int(cfg.window_frames)
+    lo, hi = max(0, onset - w - 1), min(len(scores), onset + w + 1)
+    moving = scores[lo:hi] >= cfg.motion_floor
+    if not (moving[1:] & moving[:-1]).any():
+        return False  # still, or a one-frame pop (text appearing, a flash): nothing moved
+    change = np.abs(np.diff(scores))
+    near = change[lo : hi - 1]
+    reach = max(1, round(cfg.around_s * rate))
+    around = np.concatenate([change[max(0, lo - reach) : lo], change[hi - 1 : hi - 1 + reach]])
+    usual = max(float(np.median(around)) if len(around) else 0.0, cfg.motion_floor)
+    return float(near.max()) >= cfg.jump_k * usual
 
 
 def _as_guided(iv: EventInterval) -> GuidedInterval:

@@ -9,6 +9,8 @@ const { badOption, DEFAULT_HTTP_PORT } = require("./errors");
 
 const DEFAULT_SERVER = `http://127.0.0.1:${DEFAULT_HTTP_PORT}`;
 const PASSES = { foley: "PASS_FOLEY", analyze: "PASS_ANALYZE", render: "PASS_RENDER" };
+// Production sound as a timing guide (the CLI's --guide-audio, the Resolve dialog's choice).
+const GUIDE_AUDIO = { auto: "GUIDE_AUDIO_AUTO", off: "GUIDE_AUDIO_OFF", only: "GUIDE_AUDIO_ONLY" };
 const FORMATS = {
   otio: { suffix: ".otio", adapter: "otio_json" },
   fcp_xml: { suffix: ".xml", adapter: "fcp_xml" },
@@ -64,7 +66,7 @@ function isLoopback(serverUrl) {
   return LOOPBACK.has(new URL(serverUrl).hostname);
 }
 
-/** The panel's form values, checked: {serverUrl, jobPass, markerPrefix, token}. */
+/** The panel's form values, checked: {serverUrl, jobPass, markerPrefix, guideAudio, token}. */
 function readOptions(raw) {
   const pass = String(raw.pass || "foley").toLowerCase();
   if (!(pass in PASSES)) {
@@ -72,10 +74,15 @@ function readOptions(raw) {
   }
   const prefix = raw.markerPrefix === undefined ? "SFX:" : String(raw.markerPrefix);
   if (prefix.length > 40) throw badOption("Marker prefix", "keep it under 40 characters");
+  const guide = String(raw.guideAudio || "auto").toLowerCase();
+  if (!(guide in GUIDE_AUDIO)) {
+    throw badOption("Guide audio", `choose one of ${Object.keys(GUIDE_AUDIO).join(", ")}`);
+  }
   return {
     serverUrl: normalizeServerUrl(raw.server),
     jobPass: pass,
     markerPrefix: prefix,
+    guideAudio: guide,
     token: String(raw.token || "").trim(),
   };
 }
@@ -105,6 +112,7 @@ function buildSubmit({ bytes, format, sequenceName, options, idempotencyKey = ""
     job_pass: PASSES[options.jobPass],
     options: {
       marker_rule: { prefix: options.markerPrefix },
+      guide_audio: GUIDE_AUDIO[options.guideAudio || "auto"],
       output_format: "OUTPUT_FORMAT_OTIO",
     },
     idempotency_key: idempotencyKey,
@@ -120,6 +128,7 @@ function headers(token, json = true) {
 module.exports = {
   DEFAULT_SERVER,
   PASSES,
+  GUIDE_AUDIO,
   FORMATS,
   toBase64,
   normalizeServerUrl,

@@ -6,7 +6,7 @@ const { wire, STORE_KEY } = require("../main");
 
 function fakeDocument(values = {}) {
   const elements = {};
-  for (const id of ["run", "progress", "status", "server", "pass", "prefix", "token"]) {
+  for (const id of ["run", "progress", "status", "server", "pass", "prefix", "guide", "token"]) {
     elements[id] = { value: values[id] ?? "", textContent: "", disabled: false, listeners: [] };
     elements[id].addEventListener = (type, fn) => elements[id].listeners.push([type, fn]);
   }
@@ -20,14 +20,16 @@ function fakeStorage(initial) {
 
 test("the form starts from the remembered options", () => {
   const doc = fakeDocument();
-  wire(doc, async () => ({}), fakeStorage({ server: "http://localhost:9000", pass: "render", markerPrefix: "" }));
+  wire(doc, async () => ({}), fakeStorage({ server: "http://localhost:9000", pass: "render", markerPrefix: "", guideAudio: "off" }));
   assert.equal(doc.elements.server.value, "http://localhost:9000");
   assert.equal(doc.elements.pass.value, "render");
   assert.equal(doc.elements.prefix.value, ""); // an empty prefix is a choice, kept
+  assert.equal(doc.elements.guide.value, "off");
   const fresh = fakeDocument();
   wire(fresh, async () => ({}), fakeStorage());
   assert.equal(fresh.elements.server.value, "http://127.0.0.1:50052");
   assert.equal(fresh.elements.prefix.value, "SFX:");
+  assert.equal(fresh.elements.guide.value, "auto");
 });
 
 test("the button runs with the form's options, shows progress and the summary", async () => {
@@ -47,13 +49,21 @@ test("the button runs with the form's options, shows progress and the summary", 
   );
   doc.elements.pass.value = "analyze";
   doc.elements.prefix.value = "FX:";
+  doc.elements.guide.value = "only";
   await click();
   assert.deepEqual(seen, [
-    { serverUrl: "http://127.0.0.1:50052", jobPass: "analyze", markerPrefix: "FX:", token: "" },
+    {
+      serverUrl: "http://127.0.0.1:50052",
+      jobPass: "analyze",
+      markerPrefix: "FX:",
+      guideAudio: "only",
+      token: "",
+    },
   ]);
   assert.match(doc.elements.status.textContent, /Added 2 sounds on 1 new audio tracks/);
   assert.equal(doc.elements.run.disabled, false);
   assert.equal(JSON.parse(storage.data.get(STORE_KEY)).pass, "analyze");
+  assert.equal(JSON.parse(storage.data.get(STORE_KEY)).guideAudio, "only");
 });
 
 test("a bad option or a failed run shows one sentence and re-enables the button", async () => {

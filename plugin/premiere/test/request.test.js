@@ -33,11 +33,14 @@ test("options are checked", () => {
     serverUrl: "http://127.0.0.1:50052",
     jobPass: "render",
     markerPrefix: "FX:",
+    guideAudio: "auto",
     token: "t",
   });
   assert.equal(request.readOptions({}).markerPrefix, "SFX:");
   assert.equal(request.readOptions({ markerPrefix: "" }).markerPrefix, ""); // prefixes off
   assert.throws(() => request.readOptions({ pass: "mix" }), /Pass: choose one of foley/);
+  assert.equal(request.readOptions({ guideAudio: "Only" }).guideAudio, "only");
+  assert.throws(() => request.readOptions({ guideAudio: "loud" }), /Guide audio: choose one of auto, off, only/);
 });
 
 test("the submit JSON mirrors SubmitJobRequest", () => {
@@ -51,9 +54,25 @@ test("the submit JSON mirrors SubmitJobRequest", () => {
       content: Buffer.from(bytes).toString("base64"),
     },
     job_pass: "PASS_ANALYZE",
-    options: { marker_rule: { prefix: "SFX:" }, output_format: "OUTPUT_FORMAT_OTIO" },
+    options: {
+      marker_rule: { prefix: "SFX:" },
+      guide_audio: "GUIDE_AUDIO_AUTO",
+      output_format: "OUTPUT_FORMAT_OTIO",
+    },
     idempotency_key: "",
   });
+  for (const [mode, name] of Object.entries(request.GUIDE_AUDIO)) {
+    const guided = request.readOptions({ guideAudio: mode });
+    assert.equal(request.buildSubmit({ bytes, format: "otio", options: guided }).options.guide_audio, name);
+  }
+  // The names are the proto's GuideAudio values, as the HTTP face parses them.
+  const proto = require("node:fs").readFileSync(
+    require("node:path").join(__dirname, "../../../proto/sonicvision/v1/jobs.proto"),
+    "utf8",
+  );
+  const guideEnum = proto.slice(proto.indexOf("enum GuideAudio"), proto.indexOf("}", proto.indexOf("enum GuideAudio")));
+  for (const name of Object.values(request.GUIDE_AUDIO)) assert.match(guideEnum, new RegExp(`\\b${name} = \\d+;`));
+  assert.match(proto, /GuideAudio guide_audio = \d+;/);
   const xml = request.buildSubmit({ bytes, format: "fcp_xml", sequenceName: "A/B", options });
   assert.equal(xml.upload.filename, "A_B.xml");
   assert.equal(xml.upload.format, "fcp_xml");
