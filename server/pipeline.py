@@ -256,8 +256,9 @@ def render_events(
         logger.warning("%s", text)
 
     requests = [sound_request(e, rate, options.seed * 100_003 + i) for i, e in enumerate(events)]
+    pairs = list(zip(events, requests, strict=True))
     firsts = range(0, len(events), batch)
-    batches = [list(zip(events[f : f + batch], requests[f : f + batch], strict=True)) for f in firsts]
+    batches = [pairs[f : f + batch] for f in firsts]
     made = synthesize(options.generator, batches, backends, progress)
     clips: list[SoundClip] = []
     try:
@@ -308,7 +309,9 @@ class _Sounds:
             except RenderError as exc:
                 self.fallback = self.fallback or self.backends.get("generator", "procedural")
                 sound = self.fallback.render(request)
-                said.append(f"{exc}; {event.text!r} rendered by procedural synthesis ({sound.used})")
+                said.append(
+                    f"{exc}; {event.text!r} rendered by procedural synthesis ({sound.used})"
+                )
                 out.append((sound, self.fallback.name))
         return out, said
 
