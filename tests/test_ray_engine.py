@@ -176,6 +176,20 @@ def test_fallback_notes_from_actors_come_back_in_local_order(head, media, marked
         engine.close()
 
 
+def test_a_generator_error_on_an_actor_is_the_local_typed_error(head, media, marked, tmp_path):
+    options = dict(job_pass="render", generator=f"library:{tmp_path / 'no-such-folder'}")
+    with pytest.raises(Exception) as here:
+        run_with(run_pipeline, media, tmp_path / "local", marked.name, **options)
+    engine = RayEngine(render_actors=1)
+    try:
+        with pytest.raises(type(here.value)) as there:
+            run_with(engine.runner(), media, tmp_path / "ray", marked.name, **options)
+        assert str(there.value) == str(here.value) and "no-such-folder" in str(here.value)
+        assert not list((tmp_path / "ray").rglob("*.wav"))
+    finally:
+        engine.close()
+
+
 def _actor_dies_once(marker: str):
     def fault(number: int) -> None:
         if number == 1 and not os.path.exists(marker):

@@ -15,8 +15,10 @@ import copyreg
 import functools
 import logging
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import opentimelineio as otio
 
@@ -74,7 +76,8 @@ class RenderActor:
     cache, so a model loads once per actor, not once per batch or per job."""
 
     def __init__(self, fault: Callable[[int], None] | None = None) -> None:
-        self.table = BackendTable()
+        # a node's own cache folder (a library's index): nothing written into media roots
+        self.table = BackendTable(data_dir=Path(tempfile.gettempdir()) / "sonicvision-render")
         self.fault = fault
 
     def render(self, generator: str, chunk: Batch, number: int) -> tuple[Made, list[str], dict]:
@@ -238,6 +241,8 @@ class RayEngine:
                     cause = getattr(exc, "cause", None)
                     raise cause if isinstance(cause, Exception) else exc from None
                 except ray.exceptions.RayActorError as exc:
+                    lost = owners[done]
+                    self._actors = [a for a in self._actors if a is not lost]  # next job: anew
                     raise RenderError(f"a render actor was lost for good: {exc}") from None
                 done += 1
                 self.rendered.append(who)
