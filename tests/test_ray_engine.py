@@ -190,6 +190,28 @@ def test_a_generator_error_on_an_actor_is_the_local_typed_error(head, media, mar
         engine.close()
 
 
+def test_a_tiny_ldm_loads_once_per_actor_and_renders_the_local_bytes(head, media, marked, tmp_path):
+    pytest.importorskip("diffusers")  # the gpu extra, as tests/test_ldm.py needs it
+    from sonicvision.server.testing.ldm import save_audioldm
+
+    options = dict(job_pass="render", generator=f"ldm:{save_audioldm(tmp_path / 'm')},steps=2,"
+                   "device=cpu")  # fmt: skip
+    local = run_with(run_pipeline, media, tmp_path / "local", marked.name, **options)
+    engine = RayEngine(render_actors=2)
+    try:
+        remote = run_with(engine.runner(), media, tmp_path / "ray", marked.name, **options)
+        again = run_with(engine.runner(), media, tmp_path / "again", marked.name, **options)
+        assert {c.generator for c in local.clips} == {"ldm"}
+        same_bytes(local, remote)  # batch 1 made by an actor that never saw batch 0
+        same_bytes(local, again)
+        pids = [who["pid"] for who in engine.rendered]
+        assert len(set(pids)) == 2 and pids[2:] == pids[:2]
+        spec = f"generator:{options['generator']}"
+        assert [who["resident"] for who in engine.rendered[2:]] == [{spec: 2}, {spec: 2}]
+    finally:
+        engine.close()
+
+
 def _actor_dies_once(marker: str):
     def fault(number: int) -> None:
         if number == 1 and not os.path.exists(marker):

@@ -15,6 +15,7 @@ import copyreg
 import functools
 import logging
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -25,7 +26,7 @@ import opentimelineio as otio
 from sonicvision.adapters.media import MediaResolver
 from sonicvision.adapters.picture import visible_picture
 from sonicvision.errors import ConfigError, RenderError
-from sonicvision.server.backends import FRESH, Provider
+from sonicvision.server.backends import FRESH, Provider, find
 from sonicvision.server.detect.base import Detection
 from sonicvision.server.options import FoleyOptions
 from sonicvision.server.pipeline import Batch, Made, Progress, scan_picture, synthesize_batches
@@ -80,17 +81,35 @@ class RenderActor:
         self.table = BackendTable(data_dir=Path(tempfile.gettempdir()) / "sonicvision-render")
         self.fault = fault
 
-    def render(self, generator: str, chunk: Batch, number: int) -> tuple[Made, list[str], dict]:
+    def render(
+        self, generator: str, chunk: Batch, number: int, threads: int | None = None
+    ) -> tuple[Made, list[str], dict]:
         """Batch ``number``'s sounds and fallback notes, as ``synthesize_batches`` makes them
-        here, and who made them (pid, what is resident, how often each was used)."""
+        here, and who made them (pid, what is resident, how often each was used). ``threads``:
+        the front door's torch threads, used here too: a float sum over 1 thread and over 2
+        differs in its last bits, and so would the WAVs (Ray gives an actor 1 by default)."""
         if self.fault is not None:
             self.fault(number)  # tests: an actor that dies or hangs here
-        made, said = next(synthesize_batches(generator, [chunk], self.table))
+        batches = synthesize_batches(generator, [chunk], self.table)  # the generator, built
+        torch = sys.modules.get("torch")
+        if threads and torch is not None and torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        made, said = next(batches)
         return made, said, self.who()
 
     def who(self) -> dict:
         resident = {f"{r.kind}:{r.spec}": r.uses for r in self.table.resident()}
         return {"pid": os.getpid(), "resident": resident}
+
+
+def torch_threads(generator: str) -> int | None:
+    """The torch threads a local run of ``generator`` renders with here (None: no torch)."""
+    entry, _ = find("generator", generator)
+    if "torch" not in sys.modules and "torch" not in entry.needs:
+        return None
+    import torch  # a model generator: torch is what the local run would load anyway
+
+    return torch.get_num_threads()
 
 
 def merge(base: ShotList, parts: list[tuple[ShotList, dict[int, Detection]]]):
@@ -119,6 +138,7 @@ class RayEngine:
     """
 
     name = "ray"
+    KEEP_RENDERED = 1000  # the last batches' makers kept in ``rendered``
 
     def __init__(
         self,
@@ -220,8 +240,9 @@ class RayEngine:
         """As ``synthesize_batches``: every batch sent at once, batch k to actor k mod N (each
         actor runs its batches in turn), results handed back in batch order."""
         actors = self._actors_up()
+        threads = torch_threads(generator)
         refs = [
-            actors[k % len(actors)].render.remote(generator, chunk, k)
+            actors[k % len(actors)].render.remote(generator, chunk, k, threads)
             for k, chunk in enumerate(batches)
         ]
         return self._collect(refs, [actors[k % len(actors)] for k in range(len(refs))], progress)
@@ -246,6 +267,7 @@ class RayEngine:
                     raise RenderError(f"a render actor was lost for good: {exc}") from None
                 done += 1
                 self.rendered.append(who)
+                del self.rendered[: -self.KEEP_RENDERED]  # a server runs for weeks
                 yield made, said
         finally:
             if done < len(refs):
