@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -36,7 +36,7 @@ from sonicvision.events import Origin, Prompt, Shot, SoundClip, SoundEvent
 from .backends import FRESH, Provider
 from .detect.base import Detection
 from .detect.worker import DetectionWorker
-from .generate.base import Generator, SoundRequest
+from .generate.base import Generator, RenderedSound, SoundRequest
 from .guide import event_fields, guide_detections
 from .options import FoleyOptions
 from .passes import PASSES
@@ -216,6 +216,21 @@ def sound_request(event: SoundEvent, rate: float, seed: int) -> SoundRequest:
     )
 
 
+Batch = list[tuple[SoundEvent, SoundRequest]]
+Made = list[tuple[RenderedSound, str]]  # each sound and the name of the backend that made it
+SoundBatches = Callable[..., Iterator[tuple[Made, list[str]]]]  # as synthesize_batches
+
+
+def synthesize_batches(
+    generator: str, batches: list[Batch], backends: Provider = FRESH, progress: Progress = _quiet
+) -> Iterator[tuple[Made, list[str]]]:
+    """Each batch's sounds, in order, with the fallback notes said while making them: here,
+    one batch at a time as the caller asks (or on a cluster's render actors, see
+    ``service/engine.py``). The generator is got now, before the first batch."""
+    sounds = _Sounds(backends.get("generator", generator), backends)
+    return (sounds.render(chunk) for chunk in batches)
+
+
 def render_events(
     events: list[SoundEvent],
     timeline: otio.schema.Timeline,
@@ -225,26 +240,36 @@ def render_events(
     batch: int = 32,
     notes: list[str] | None = None,
     backends: Provider = FRESH,
+    synthesize: SoundBatches = synthesize_batches,
 ) -> list[SoundClip]:
     """Render (in batches, for generators that batch), place and write every event.
 
     Whatever did not match what was asked is said, in ``notes`` and as a warning (which a
     server streams as a job event). Interrupted or failed midway, it leaves no WAV behind.
+    ``synthesize`` makes the sounds (here, or on a cluster); placing and writing stay here.
     """
     rate = timeline_rate(timeline)
-    sounds = _Sounds(
-        backends.get("generator", options.generator), backends, notes if notes is not None else []
-    )
+    notes = notes if notes is not None else []
+
+    def say(text: str) -> None:
+        notes.append(text)
+        logger.warning("%s", text)
+
     requests = [sound_request(e, rate, options.seed * 100_003 + i) for i, e in enumerate(events)]
+    pairs = list(zip(events, requests, strict=True))
+    firsts = range(0, len(events), batch)
+    batches = [pairs[f : f + batch] for f in firsts]
+    made = synthesize(options.generator, batches, backends, progress)
     clips: list[SoundClip] = []
     try:
-        for first in range(0, len(events), batch):
+        for first, chunk in zip(firsts, batches, strict=True):
             progress("render", first, len(events))
-            group = events[first : first + batch]
-            chunk = list(zip(group, requests[first : first + batch], strict=True))
-            for event, (sound, used) in zip(group, sounds.render(chunk), strict=True):
+            sounds, said = next(made)
+            for text in said:
+                say(text)
+            for (event, _), (sound, used) in zip(chunk, sounds, strict=True):
                 if not sound.matched:
-                    sounds.say(f"prompt {event.text!r}: no matching sound, used {sound.used}")
+                    say(f"prompt {event.text!r}: no matching sound, used {sound.used}")
                 if event.one_shot and not sound.metadata.get("continuous", True):
                     event = replace(event, continuous=False)  # one sound, attack on the frame
                 at = timecode(event.start, timeline)
@@ -255,6 +280,8 @@ def render_events(
         for clip in clips:
             clip.path.unlink(missing_ok=True)
         raise
+    finally:
+        getattr(made, "close", lambda: None)()  # a cluster's unfinished batches are stopped
     progress("render", len(events), len(events))
     return clips
 
@@ -263,31 +290,30 @@ class _Sounds:
     """The generator, and procedural synthesis for what it finds nothing for (a library with
     no match): each fallback is said."""
 
-    def __init__(self, generator: Generator, backends: Provider, notes: list[str]) -> None:
-        self.generator, self.backends, self.notes = generator, backends, notes
+    def __init__(self, generator: Generator, backends: Provider) -> None:
+        self.generator, self.backends = generator, backends
         self.fallback: Generator | None = None
 
-    def say(self, text: str) -> None:
-        self.notes.append(text)
-        logger.warning("%s", text)
-
-    def render(self, chunk: list[tuple[SoundEvent, SoundRequest]]) -> list[tuple]:
-        """(sound, name of the backend that made it) for each request, in order."""
+    def render(self, chunk: Batch) -> tuple[Made, list[str]]:
+        """(sound, name of the backend that made it) for each request, in order, and what
+        fell back to procedural synthesis, said."""
         try:
             made = self.generator.render_batch([r for _, r in chunk])
-            return [(s, self.generator.name) for s in made]
+            return [(s, self.generator.name) for s in made], []
         except RenderError:
             pass
-        out = []
+        out, said = [], []
         for event, request in chunk:
             try:
                 out.append((self.generator.render(request), self.generator.name))
             except RenderError as exc:
                 self.fallback = self.fallback or self.backends.get("generator", "procedural")
                 sound = self.fallback.render(request)
-                self.say(f"{exc}; {event.text!r} rendered by procedural synthesis ({sound.used})")
+                said.append(
+                    f"{exc}; {event.text!r} rendered by procedural synthesis ({sound.used})"
+                )
                 out.append((sound, self.fallback.name))
-        return out
+        return out, said
 
 
 def default_audio_dir(output: Path) -> Path:
@@ -367,10 +393,12 @@ def run(
     progress: Progress = _quiet,
     backends: Provider = FRESH,
     scan: PictureScan = scan_picture,
+    synthesize: SoundBatches = synthesize_batches,
 ) -> FoleyResult:
     """One pass over one timeline, written next to it (never over it); ``backends`` says
     where models come from (the server passes its warm cache), ``scan`` where the
-    pictures are analysed (here, or on a cluster)."""
+    pictures are analysed and ``synthesize`` where the sounds are made (here, or on a
+    cluster)."""
     job = PASSES[pass_name]
     started = time.perf_counter()
     # 1. Read the timeline; refuse a bad output path or audio folder before any work.
@@ -400,6 +428,7 @@ def run(
                 progress,
                 notes=analysis.notes,
                 backends=backends,
+                synthesize=synthesize,
             )
         # 4. The timeline back: what the editor had, our tracks and (editable) cue markers;
         # relative media paths rebased so the picture stays online in the output's folder.

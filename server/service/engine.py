@@ -1,10 +1,12 @@
-"""Where a job's pictures are analysed: in the server (``local``) or on a Ray cluster (``ray``).
+"""Where a job's work runs: in the server (``local``) or on a Ray cluster (``ray``).
 
 The front door (gRPC/HTTP, the SQLite store, the one job thread) is the same for both. With
 Ray, the analysis of each visible picture clip (decode, cuts, detection) is one Ray task, run
-in parallel across the cluster's CPUs; describing, rendering and the write-back stay in the
-front door, so the result is the local one, byte for byte. Ray is the ``cluster`` extra:
-nothing here imports it unless the ray engine is asked for.
+in parallel across the cluster's CPUs, and the sounds of each batch of events are made on
+render actors that keep their models warm (one per GPU, or ``render_actors`` on CPUs);
+describing, placing the sounds on frames, writing the WAVs and the timeline stay in the front
+door. Seeds are per event and batches are the local ones, so the result is the local one,
+byte for byte. Ray is the ``cluster`` extra: nothing here imports it unless asked for.
 """
 
 from __future__ import annotations
@@ -12,20 +14,25 @@ from __future__ import annotations
 import copyreg
 import functools
 import logging
-from collections.abc import Callable
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import opentimelineio as otio
 
 from sonicvision.adapters.media import MediaResolver
 from sonicvision.adapters.picture import visible_picture
-from sonicvision.errors import ConfigError
-from sonicvision.server.backends import FRESH, Provider
+from sonicvision.errors import ConfigError, RenderError
+from sonicvision.server.backends import FRESH, Provider, find
 from sonicvision.server.detect.base import Detection
 from sonicvision.server.options import FoleyOptions
-from sonicvision.server.pipeline import Progress, scan_picture
+from sonicvision.server.pipeline import Batch, Made, Progress, scan_picture, synthesize_batches
 from sonicvision.server.shots import ShotList, find_shots
 
+from .backends import BackendTable
 from .spec import Runner, run_pipeline
 
 logger = logging.getLogger(__name__)
@@ -65,6 +72,46 @@ def _scan_clip(
     return scan_picture(timeline, resolver, options, clips=[number])
 
 
+class RenderActor:
+    """One render actor (a Ray actor: one per GPU, or a CPU process): its own warm backend
+    cache, so a model loads once per actor, not once per batch or per job."""
+
+    def __init__(self, fault: Callable[[int], None] | None = None) -> None:
+        # a node's own cache folder (a library's index): nothing written into media roots
+        self.table = BackendTable(data_dir=Path(tempfile.gettempdir()) / "sonicvision-render")
+        self.fault = fault
+
+    def render(
+        self, generator: str, chunk: Batch, number: int, threads: int | None = None
+    ) -> tuple[Made, list[str], dict]:
+        """Batch ``number``'s sounds and fallback notes, as ``synthesize_batches`` makes them
+        here, and who made them (pid, what is resident, how often each was used). ``threads``:
+        the front door's torch threads, used here too: a float sum over 1 thread and over 2
+        differs in its last bits, and so would the WAVs (Ray gives an actor 1 by default)."""
+        if self.fault is not None:
+            self.fault(number)  # tests: an actor that dies or hangs here
+        batches = synthesize_batches(generator, [chunk], self.table)  # the generator, built
+        torch = sys.modules.get("torch")
+        if threads and torch is not None and torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        made, said = next(batches)
+        return made, said, self.who()
+
+    def who(self) -> dict:
+        resident = {f"{r.kind}:{r.spec}": r.uses for r in self.table.resident()}
+        return {"pid": os.getpid(), "resident": resident}
+
+
+def torch_threads(generator: str) -> int | None:
+    """The torch threads a local run of ``generator`` renders with here (None: no torch)."""
+    entry, _ = find("generator", generator)
+    if "torch" not in sys.modules and "torch" not in entry.needs:
+        return None
+    import torch  # a model generator: torch is what the local run would load anyway
+
+    return torch.get_num_threads()
+
+
 def merge(base: ShotList, parts: list[tuple[ShotList, dict[int, Detection]]]):
     """Per-clip results, in clip order, as one timeline's: shots renumbered as ``find_shots``
     numbers them, notes in the order and without the repeats of a local run."""
@@ -79,13 +126,19 @@ def merge(base: ShotList, parts: list[tuple[ShotList, dict[int, Detection]]]):
 
 
 class RayEngine:
-    """Clips analysed as Ray tasks (``num_cpus=1``, retried when a worker is lost).
+    """Clips analysed as Ray tasks (``num_cpus=1``, retried when a worker is lost); batches
+    of sounds made on render actors (restarted and their batch retried when lost).
 
     Connects to ``address`` (``auto``, ``ray://host:10001``, ``host:6379``) or, with none and
-    no Ray running in this process, starts a Ray on this machine. ``fault`` is for tests.
+    no Ray running in this process, starts a Ray on this machine. Render actors: one per GPU
+    of the cluster (``num_gpus=1``), or ``render_actors`` of them; on a cluster without GPUs,
+    ``render_actors`` CPU processes (default 1); 0 renders in the front door. They start with
+    the first job that renders and stay up, models warm, until ``close``. ``fault`` and
+    ``render_fault`` are for tests.
     """
 
     name = "ray"
+    KEEP_RENDERED = 1000  # the last batches' makers kept in ``rendered``
 
     def __init__(
         self,
@@ -94,6 +147,9 @@ class RayEngine:
         max_retries: int = 3,
         poll_s: float = 0.05,
         fault: Callable[[int], None] | None = None,
+        render_actors: int | None = None,
+        render_fault: Callable[[int], None] | None = None,
+        grace_s: float = 1.0,
     ) -> None:
         try:
             import ray
@@ -107,9 +163,30 @@ class RayEngine:
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
         self.poll_s, self.fault = poll_s, fault
         self._task = ray.remote(num_cpus=1, max_retries=max_retries)(_scan_clip)
+        gpus = int(ray.cluster_resources().get("GPU", 0))
+        actors = (gpus or 1) if render_actors is None else render_actors
+        if actors < 0 or (gpus and actors > gpus):
+            self.close()
+            limit = f"the cluster has {gpus} GPUs, one actor each" if gpus else "0 or more"
+            raise ConfigError(f"--render-actors {actors}: {limit}", field="render-actors")
+        self.render_actors, self.render_gpus = actors, 1 if gpus else 0
+        self.render_fault, self.grace_s = render_fault, grace_s
+        # GPU actors hold a GPU each; CPU actors hold no CPU, so they share the analysis CPUs
+        # (a job analyses, then renders) instead of keeping them from the clip tasks.
+        resources = {"num_gpus": 1} if gpus else {"num_cpus": 0}
+        self._actor = ray.remote(
+            max_restarts=max_retries,
+            max_task_retries=max_retries,
+            scheduling_strategy="SPREAD",
+            **resources,
+        )(RenderActor)
+        self._actors: list = []  # started with the first job that renders
+        self.rendered: list[dict] = []  # who made each batch (pid, resident models), in order
 
     def runner(self) -> Runner:
-        return functools.partial(run_pipeline, scan=self.scan)
+        if not self.render_actors:
+            return functools.partial(run_pipeline, scan=self.scan)
+        return functools.partial(run_pipeline, scan=self.scan, synthesize=self.synthesize)
 
     def scan(
         self,
@@ -147,16 +224,88 @@ class RayEngine:
             raise
         return merge(base, parts)
 
+    def _actors_up(self) -> list:
+        """The render actors; those killed by a cancel are started again (models cold)."""
+        while len(self._actors) < self.render_actors:
+            self._actors.append(self._actor.remote(self.render_fault))
+        return list(self._actors)
+
+    def synthesize(
+        self,
+        generator: str,
+        batches: list[Batch],
+        backends: Provider = FRESH,
+        progress: Progress = lambda *a: None,
+    ) -> Iterator[tuple[Made, list[str]]]:
+        """As ``synthesize_batches``: every batch sent at once, batch k to actor k mod N (each
+        actor runs its batches in turn), results handed back in batch order."""
+        actors = self._actors_up()
+        threads = torch_threads(generator)
+        refs = [
+            actors[k % len(actors)].render.remote(generator, chunk, k, threads)
+            for k, chunk in enumerate(batches)
+        ]
+        return self._collect(refs, [actors[k % len(actors)] for k in range(len(refs))], progress)
+
+    def _collect(self, refs: list, owners: list, progress: Progress):
+        ray = self._ray
+        check = getattr(progress, "check", None)
+        done = 0
+        try:
+            for ref in refs:
+                while not ray.wait([ref], timeout=self.poll_s)[0]:
+                    if check is not None:
+                        check()
+                try:
+                    made, said, who = ray.get(ref)
+                except ray.exceptions.RayTaskError as exc:
+                    cause = getattr(exc, "cause", None)
+                    raise cause if isinstance(cause, Exception) else exc from None
+                except ray.exceptions.RayActorError as exc:
+                    lost = owners[done]
+                    self._actors = [a for a in self._actors if a is not lost]  # next job: anew
+                    raise RenderError(f"a render actor was lost for good: {exc}") from None
+                done += 1
+                self.rendered.append(who)
+                del self.rendered[: -self.KEEP_RENDERED]  # a server runs for weeks
+                yield made, said
+        finally:
+            if done < len(refs):
+                self._stop(refs[done:], owners[done:])
+
+    def _stop(self, refs: list, owners: list) -> None:
+        """A job stopped mid-render: its queued batches are cancelled (they never run); a
+        batch already running cannot be interrupted (Ray does not interrupt a sync actor's
+        task), so after ``grace_s`` its actor is killed, to be started again by the next job."""
+        ray = self._ray
+        for ref in refs:
+            ray.cancel(ref)
+        _, running = ray.wait(refs, num_returns=len(refs), timeout=self.grace_s)
+        busy = {id(owners[refs.index(ref)]): owners[refs.index(ref)] for ref in running}
+        for actor in busy.values():
+            ray.kill(actor, no_restart=True)
+        self._actors = [a for a in self._actors if id(a) not in busy]
+        logger.info(
+            "job stopped: %d render batches cancelled, %d actors killed", len(refs), len(busy)
+        )
+
     def close(self) -> None:
+        for actor in getattr(self, "_actors", []):
+            self._ray.kill(actor, no_restart=True)
+        self._actors = []
         if self._owns and self._ray.is_initialized():
             self._ray.shutdown()
 
 
-def make_engine(name: str, address: str | None = None) -> LocalEngine | RayEngine:
+def make_engine(
+    name: str, address: str | None = None, render_actors: int | None = None
+) -> LocalEngine | RayEngine:
     if name == "local":
         if address:
             raise ConfigError("--ray-address needs --engine ray", field="ray-address")
+        if render_actors is not None:
+            raise ConfigError("--render-actors needs --engine ray", field="render-actors")
         return LocalEngine()
     if name == "ray":
-        return RayEngine(address)
+        return RayEngine(address, render_actors=render_actors)
     raise ConfigError(f"unknown engine {name!r}: one of {', '.join(ENGINES)}", field="engine")

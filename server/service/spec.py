@@ -28,9 +28,11 @@ from sonicvision.server.pipeline import (
     FoleyResult,
     PictureScan,
     Progress,
+    SoundBatches,
     cues_from_markers,
     run,
     scan_picture,
+    synthesize_batches,
 )
 
 from .errors import InvalidRequest
@@ -174,9 +176,10 @@ def run_pipeline(
     progress: Progress,
     backends: backends.Provider = backends.FRESH,
     scan: PictureScan = scan_picture,
+    synthesize: SoundBatches = synthesize_batches,
 ) -> FoleyResult:
     """The real work of a job: the media guard, then the pipeline pass into ``result_dir``;
-    ``scan``: where the pictures are analysed (``engine.py``)."""
+    ``scan`` and ``synthesize``: where pictures are analysed and sounds made (``engine.py``)."""
     options = spec.options
     parsed = read_timeline(timeline, rate=options.rate)
     check_sound_lengths(parsed, options, spec.job_pass)
@@ -184,4 +187,4 @@ def run_pipeline(
         guard = PathGuard([str(r) for r in options.media_roots])
         check_media(parsed, timeline, options, guard)
     output = result_dir / spec.output_name()
-    return run(spec.job_pass, timeline, output, options, progress, backends, scan)
+    return run(spec.job_pass, timeline, output, options, progress, backends, scan, synthesize)

@@ -100,14 +100,22 @@ def serve_options(p: argparse.ArgumentParser) -> None:
         "--engine",
         choices=["local", "ray"],
         default="local",
-        help="where pictures are analysed: this process, or one Ray task per clip on a Ray "
-        "cluster (pip install 'sonicvision[cluster]') (default: %(default)s)",
+        help="where jobs run: this process, or on a Ray cluster (pip install "
+        "'sonicvision[cluster]'): one Ray task per clip, sounds on render actors "
+        "(default: %(default)s)",
     )
     p.add_argument(
         "--ray-address",
         metavar="ADDR",
         help="--engine ray: the cluster to join (auto, HOST:6379, ray://HOST:10001); "
         "default: start Ray on this machine",
+    )
+    p.add_argument(
+        "--render-actors",
+        type=int,
+        metavar="N",
+        help="--engine ray: render actors that keep the generator warm; default: one per GPU "
+        "of the cluster, or 1 (a CPU process) where it has none; 0 renders in this process",
     )
     p.add_argument("--json", action="store_true", help="print the bound address as JSON")
 
@@ -116,7 +124,8 @@ def cmd_serve(args) -> int:
     from sonicvision.server.service.app import format_address, run_server
     from sonicvision.server.service.engine import make_engine
 
-    engine = make_engine(args.engine, args.ray_address)  # a bad engine: refused before serving
+    # a bad engine or actor count: refused before serving
+    engine = make_engine(args.engine, args.ray_address, args.render_actors)
     stop = threading.Event()
     previous = {
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
