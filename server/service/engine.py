@@ -54,6 +54,9 @@ class LocalEngine:
     def runner(self) -> Runner:
         return run_pipeline
 
+    def describe(self) -> dict:
+        return {"engine": self.name}
+
     def close(self) -> None:
         return None
 
@@ -133,8 +136,10 @@ class RayEngine:
     no Ray running in this process, starts a Ray on this machine. Render actors: one per GPU
     of the cluster (``num_gpus=1``), or ``render_actors`` of them; on a cluster without GPUs,
     ``render_actors`` CPU processes (default 1); 0 renders in the front door. They start with
-    the first job that renders and stay up, models warm, until ``close``. ``fault`` and
-    ``render_fault`` are for tests.
+    the first job that renders and stay up, models warm, until ``close``; each batch goes to
+    the first actor free. A Ray started here is bounded by ``num_cpus`` and
+    ``object_store_mb`` (default: all of this machine) and listens on loopback only. ``fault``
+    and ``render_fault`` are for tests.
     """
 
     name = "ray"
@@ -150,6 +155,9 @@ class RayEngine:
         render_actors: int | None = None,
         render_fault: Callable[[int], None] | None = None,
         grace_s: float = 1.0,
+        num_cpus: int | None = None,
+        object_store_mb: int | None = None,
+        per_actor: int = 2,
     ) -> None:
         try:
             import ray
@@ -159,9 +167,19 @@ class RayEngine:
             ) from None
         self._ray = ray
         self._owns = not ray.is_initialized()
+        joining = address or os.environ.get("RAY_ADDRESS")
+        if num_cpus is not None and num_cpus < 1:
+            raise ConfigError(f"--ray-cpus {num_cpus}: 1 or more", field="ray-cpus")
+        if joining and (num_cpus is not None or object_store_mb is not None):
+            raise ConfigError(
+                "--ray-cpus and --ray-object-store-mb bound the Ray this server starts; a "
+                f"cluster it joins ({joining}) has the resources its `ray start` gave it",
+                field="ray-cpus",
+            )
         if self._owns:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False)
-        self.poll_s, self.fault = poll_s, fault
+            self._start(ray, address, num_cpus, object_store_mb)
+        self.address = joining or "local"
+        self.poll_s, self.fault, self.per_actor = poll_s, fault, max(1, per_actor)
         self._task = ray.remote(num_cpus=1, max_retries=max_retries)(_scan_clip)
         gpus = int(ray.cluster_resources().get("GPU", 0))
         actors = (gpus or 1) if render_actors is None else render_actors
@@ -182,6 +200,35 @@ class RayEngine:
         )(RenderActor)
         self._actors: list = []  # started with the first job that renders
         self.rendered: list[dict] = []  # who made each batch (pid, resident models), in order
+
+    @staticmethod
+    def _start(ray, address: str | None, num_cpus: int | None, store_mb: int | None) -> None:
+        """Join ``address``, or start a Ray on this machine, bounded and on loopback only (a
+        Ray head on the studio network would run anyone's tasks: ``ray start`` is for that)."""
+        local = {} if address else {"_node_ip_address": "127.0.0.1"}
+        if num_cpus is not None:
+            local["num_cpus"] = num_cpus
+        if store_mb is not None:
+            local["object_store_memory"] = store_mb * 1024 * 1024
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, **local)
+        except ValueError as exc:  # Ray's word for a bound it cannot start with
+            field = "ray-object-store-mb" if "object_store" in str(exc) else "engine"
+            raise ConfigError(f"cannot start Ray: {exc}", field=field) from None
+
+    def describe(self) -> dict:
+        """What the cluster has, as the server says at start: nodes, CPUs, GPUs, actors."""
+        ray = self._ray
+        resources = ray.cluster_resources()
+        return {
+            "engine": self.name,
+            "address": self.address,
+            "nodes": sum(1 for node in ray.nodes() if node.get("Alive")),
+            "cpus": int(resources.get("CPU", 0)),
+            "gpus": int(resources.get("GPU", 0)),
+            "render_actors": self.render_actors,
+            "render_on": "gpu" if self.render_gpus else "cpu",
+        }
 
     def runner(self) -> Runner:
         if not self.render_actors:
@@ -237,41 +284,64 @@ class RayEngine:
         backends: Provider = FRESH,
         progress: Progress = lambda *a: None,
     ) -> Iterator[tuple[Made, list[str]]]:
-        """As ``synthesize_batches``: every batch sent at once, batch k to actor k mod N (each
-        actor runs its batches in turn), results handed back in batch order."""
-        actors = self._actors_up()
-        threads = torch_threads(generator)
-        refs = [
-            actors[k % len(actors)].render.remote(generator, chunk, k, threads)
-            for k, chunk in enumerate(batches)
-        ]
-        return self._collect(refs, [actors[k % len(actors)] for k in range(len(refs))], progress)
+        """As ``synthesize_batches``: each batch to whichever actor frees up first (at most
+        ``per_actor`` queued on one, so none waits on the front door between batches), results
+        handed back in batch order; a slow or restarted actor holds up only its own batches."""
+        return self._collect(generator, batches, self._actors_up(), torch_threads(generator),
+                             progress)  # fmt: skip
 
-    def _collect(self, refs: list, owners: list, progress: Progress):
+    def _collect(self, generator: str, batches: list, actors: list, threads, progress: Progress):
         ray = self._ray
         check = getattr(progress, "check", None)
-        done = 0
+        owners: dict = {}  # in flight: ref -> (batch, actor)
+        load = {id(a): 0 for a in actors}
+        ready: dict[int, tuple] = {}  # made, not yet handed back
+        ahead = 4 * self.per_actor * len(actors)  # out-of-order results kept at most
+        sent = done = 0
+
+        def send() -> None:
+            nonlocal sent
+            for level in range(1, self.per_actor + 1):  # one each first, then a second each
+                for actor in actors:
+                    if sent < min(len(batches), done + ahead) and load[id(actor)] < level:
+                        ref = actor.render.remote(generator, batches[sent], sent, threads)
+                        owners[ref] = (sent, actor)
+                        load[id(actor)] += 1
+                        sent += 1
+
         try:
-            for ref in refs:
-                while not ray.wait([ref], timeout=self.poll_s)[0]:
+            while done < len(batches):
+                send()
+                if done in ready:
+                    made, said, who = ready.pop(done)
+                    done += 1
+                    self.rendered.append(who)
+                    del self.rendered[: -self.KEEP_RENDERED]  # a server runs for weeks
+                    yield made, said
+                    continue
+                finished, _ = ray.wait(list(owners), num_returns=1, timeout=self.poll_s)
+                if not finished:
                     if check is not None:
                         check()
-                try:
-                    made, said, who = ray.get(ref)
-                except ray.exceptions.RayTaskError as exc:
-                    cause = getattr(exc, "cause", None)
-                    raise cause if isinstance(cause, Exception) else exc from None
-                except ray.exceptions.RayActorError as exc:
-                    lost = owners[done]
-                    self._actors = [a for a in self._actors if a is not lost]  # next job: anew
-                    raise RenderError(f"a render actor was lost for good: {exc}") from None
-                done += 1
-                self.rendered.append(who)
-                del self.rendered[: -self.KEEP_RENDERED]  # a server runs for weeks
-                yield made, said
+                    continue
+                for ref in finished:
+                    number, actor = owners.pop(ref)
+                    load[id(actor)] -= 1
+                    ready[number] = self._result(ref, actor)
         finally:
-            if done < len(refs):
-                self._stop(refs[done:], owners[done:])
+            if owners:
+                self._stop(list(owners), [actor for _, actor in owners.values()])
+
+    def _result(self, ref, actor) -> tuple:
+        ray = self._ray
+        try:
+            return ray.get(ref)
+        except ray.exceptions.RayTaskError as exc:
+            cause = getattr(exc, "cause", None)
+            raise cause if isinstance(cause, Exception) else exc from None
+        except ray.exceptions.RayActorError as exc:
+            self._actors = [a for a in self._actors if a is not actor]  # next job: anew
+            raise RenderError(f"a render actor was lost for good: {exc}") from None
 
     def _stop(self, refs: list, owners: list) -> None:
         """A job stopped mid-render: its queued batches are cancelled (they never run); a
@@ -298,14 +368,24 @@ class RayEngine:
 
 
 def make_engine(
-    name: str, address: str | None = None, render_actors: int | None = None
+    name: str,
+    address: str | None = None,
+    render_actors: int | None = None,
+    num_cpus: int | None = None,
+    object_store_mb: int | None = None,
 ) -> LocalEngine | RayEngine:
     if name == "local":
-        if address:
-            raise ConfigError("--ray-address needs --engine ray", field="ray-address")
-        if render_actors is not None:
-            raise ConfigError("--render-actors needs --engine ray", field="render-actors")
+        ray_only = {"ray-address": address or None, "render-actors": render_actors,
+                    "ray-cpus": num_cpus, "ray-object-store-mb": object_store_mb}  # fmt: skip
+        for option, value in ray_only.items():
+            if value is not None:
+                raise ConfigError(f"--{option} needs --engine ray", field=option)
         return LocalEngine()
     if name == "ray":
-        return RayEngine(address, render_actors=render_actors)
+        return RayEngine(
+            address,
+            render_actors=render_actors,
+            num_cpus=num_cpus,
+            object_store_mb=object_store_mb,
+        )
     raise ConfigError(f"unknown engine {name!r}: one of {', '.join(ENGINES)}", field="engine")
