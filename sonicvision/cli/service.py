@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
@@ -15,6 +16,8 @@ import threading
 from pathlib import Path
 
 from sonicvision.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 SERVE_HELP = "run the gRPC inference server (jobs, health, reflection)"
 JOBS_HELP = "list, show, cancel or fetch jobs on a SonicVision server"
@@ -117,6 +120,20 @@ def serve_options(p: argparse.ArgumentParser) -> None:
         help="--engine ray: render actors that keep the generator warm; default: one per GPU "
         "of the cluster, or 1 (a CPU process) where it has none; 0 renders in this process",
     )
+    p.add_argument(
+        "--ray-cpus",
+        type=int,
+        metavar="N",
+        help="--engine ray without --ray-address: the CPUs the Ray started here may use "
+        "(default: all of them)",
+    )
+    p.add_argument(
+        "--ray-object-store-mb",
+        type=int,
+        metavar="MB",
+        help="--engine ray without --ray-address: its object store's size (default: Ray's, "
+        "about 30%% of memory)",
+    )
     p.add_argument("--json", action="store_true", help="print the bound address as JSON")
 
 
@@ -125,12 +142,16 @@ def cmd_serve(args) -> int:
     from sonicvision.server.service.engine import make_engine
 
     # a bad engine or actor count: refused before serving
-    engine = make_engine(args.engine, args.ray_address, args.render_actors)
+    engine = make_engine(
+        args.engine, args.ray_address, args.render_actors, args.ray_cpus, args.ray_object_store_mb
+    )
     stop = threading.Event()
     previous = {
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
     }
     try:
+        cluster = engine.describe()
+        logger.info("engine: %s", cluster)
         with run_server(
             args.host,
             args.port,
@@ -153,9 +174,12 @@ def cmd_serve(args) -> int:
                 report = {"address": address, "port": int(port)}
                 if http is not None:
                     report["http_port"] = http
+                report["engine"] = cluster
                 print(json.dumps(report), flush=True)
             else:
                 print(f"sonicvision serve: listening on {address}", flush=True)
+                if args.engine == "ray":
+                    print(f"sonicvision serve: {_cluster_line(cluster)}", flush=True)
                 if http is not None:
                     scheme = "https" if args.tls_cert else "http"
                     where = format_address(args.host, http)
@@ -168,6 +192,14 @@ def cmd_serve(args) -> int:
             signal.signal(sig, handler)
     print("sonicvision serve: stopped", file=sys.stderr)
     return 0
+
+
+def _cluster_line(c: dict) -> str:
+    actors = f"{c['render_actors']} render actor{'s' * (c['render_actors'] != 1)}"
+    return (
+        f"Ray at {c['address']}: {c['nodes']} node{'s' * (c['nodes'] != 1)}, {c['cpus']} CPUs, "
+        f"{c['gpus']} GPUs; {actors} ({c['render_on'].upper()})"
+    )
 
 
 def jobs_options(p: argparse.ArgumentParser) -> None:
