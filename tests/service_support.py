@@ -51,6 +51,25 @@ def timeline_with_media(path: Path, media: Path, frames: int = 24, rate: float =
     return text.encode()
 
 
+SFX_WORDS = ["door slams", "dog barks", "glass breaks", "footsteps on gravel", "metal clang"]
+
+
+def add_sfx_markers(
+    folder: Path, count: int = 40, name: str = "marked.otio", step: int = 4
+) -> Path:
+    """``folder/many.otio`` (``many_clips``) with ``count`` short SFX prompt markers added, one
+    each ``step`` frames, as ``folder/name``: by default 40 events more, so two batches of
+    sounds with the detected ones."""
+    timeline = otio.adapters.read_from_file(str(folder / "many.otio"))
+    track = timeline.video_tracks()[0]
+    for n in range(count):
+        at = TR(RT(step * n, 25), RT(3, 25))
+        word = SFX_WORDS[n % len(SFX_WORDS)]
+        track.markers.append(otio.schema.Marker(name=f"SFX: {word}", marked_range=at))
+    otio.adapters.write_to_file(timeline, str(folder / name))
+    return folder / name
+
+
 def wait_serving(address: str, timeout: float = 15.0, metadata=()) -> None:
     """Poll the standard health check until SERVING (backends loaded)."""
     deadline = time.monotonic() + timeout

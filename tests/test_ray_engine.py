@@ -12,6 +12,7 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 import soundfile as sf
+from service_support import add_sfx_markers
 
 from sonicvision.server.options import FoleyOptions
 from sonicvision.server.service.engine import RayEngine, make_engine
@@ -20,8 +21,7 @@ from sonicvision.server.service.spec import JobSpec, run_pipeline
 from sonicvision.server.service.store import JobStore, State
 from sonicvision.server.testing.cuts import many_clips
 
-ray = pytest.importorskip("ray")
-RT = otio.opentime.RationalTime  # the cluster extra; CI installs it, so these run there
+ray = pytest.importorskip("ray")  # the cluster extra; CI installs it, so these run there
 
 
 @pytest.fixture(scope="module")
@@ -44,19 +44,10 @@ def media(tmp_path_factory) -> Path:
     return folder
 
 
-WORDS = ["door slams", "dog barks", "glass breaks", "footsteps on gravel", "metal clang"]
-
-
 @pytest.fixture(scope="module")
 def marked(media) -> Path:
     """The five clips and 40 short SFX prompt markers: 40 events more, two batches of sounds."""
-    timeline = otio.adapters.read_from_file(str(media / "many.otio"))
-    track = timeline.video_tracks()[0]
-    for n in range(40):
-        at = otio.opentime.TimeRange(RT(4 * n, 25), RT(3, 25))
-        track.markers.append(otio.schema.Marker(name=f"SFX: {WORDS[n % 5]}", marked_range=at))
-    otio.adapters.write_to_file(timeline, str(media / "marked.otio"))
-    return media / "marked.otio"
+    return add_sfx_markers(media)
 
 
 def spec_for(media: Path, name: str = "many.otio", **options) -> JobSpec:
@@ -234,6 +225,38 @@ def test_a_render_actor_lost_mid_job_is_restarted_and_the_job_succeeds(
         first, second = (who["pid"] for who in engine.rendered)
         assert first == int(marker.read_text()) != second  # batch 1: by the restarted actor
         same_bytes(local, remote)
+    finally:
+        engine.close()
+
+
+def _first_waits_for_last(marker: str, last: int):
+    def fault(number: int) -> None:
+        if number == last:
+            Path(marker).write_text("last made")
+        deadline = time.monotonic() + 20
+        while number == 0 and not os.path.exists(marker) and time.monotonic() < deadline:
+            time.sleep(0.02)  # batch 0's actor is slow: held until the last batch is made
+
+    return fault
+
+
+def test_batches_go_to_the_actor_that_frees_up_and_come_back_in_order(head, media, tmp_path):
+    dense = add_sfx_markers(media, 190, "dense.otio", step=1)  # six batches
+    local = run_with(run_pipeline, media, tmp_path / "local", dense.name, job_pass="render")
+    assert len(local.clips) == 190
+    marker = tmp_path / "last"
+    engine = RayEngine(render_actors=2, render_fault=_first_waits_for_last(str(marker), 5))
+    try:
+        remote = run_with(engine.runner(), media, tmp_path / "ray", dense.name,
+                          job_pass="render")  # fmt: skip
+        assert marker.exists()
+        same_bytes(local, remote)  # in batch order, whoever made them
+        pids = [who["pid"] for who in engine.rendered]
+        slow = pids[0]
+        # batch k to actor k mod 2 would have left 4 behind 0 (and 5 waiting for it): the
+        # slow actor made only what it had queued before it stalled, two batches
+        assert [k for k, pid in enumerate(pids) if pid == slow] == [0, 2]
+        assert len(set(pids)) == 2
     finally:
         engine.close()
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 import pytest
-from service_support import RPC_TIMEOUT, wait_serving
+from service_support import RPC_TIMEOUT, add_sfx_markers, wait_serving
 
 from sonicvision.server.options import FoleyOptions
 from sonicvision.server.service.client import SonicVisionClient
@@ -25,9 +25,7 @@ from sonicvision.server.testing.cuts import many_clips
 from sonicvision.v1 import jobs_pb2 as pb
 
 pytest.importorskip("ray")  # the cluster extra; CI installs it, so these run there
-RT = otio.opentime.RationalTime
 CLIPS = 5
-WORDS = ["door slams", "dog barks", "glass breaks", "footsteps on gravel", "metal clang"]
 
 
 @pytest.fixture(scope="module")
@@ -35,12 +33,7 @@ def media(tmp_path_factory) -> Path:
     """Five clips and 40 SFX prompt markers: per-clip analysis and two batches of sounds."""
     folder = tmp_path_factory.mktemp("ray_server_media")
     many_clips(folder, CLIPS, frames=40)
-    timeline = otio.adapters.read_from_file(str(folder / "many.otio"))
-    track = timeline.video_tracks()[0]
-    for n in range(40):
-        at = otio.opentime.TimeRange(RT(4 * n, 25), RT(3, 25))
-        track.markers.append(otio.schema.Marker(name=f"SFX: {WORDS[n % 5]}", marked_range=at))
-    otio.adapters.write_to_file(timeline, str(folder / "marked.otio"))
+    add_sfx_markers(folder)
     return folder
 
 
