@@ -213,7 +213,7 @@ class RayEngine:
         try:
             ray.init(address=address, include_dashboard=False, log_to_driver=False, **local)
         except ValueError as exc:  # Ray's word for a bound it cannot start with
-            field = "ray-object-store-mb" if "object_store" in str(exc) else "engine"
+            field = "ray-object-store-mb" if "object store" in str(exc) else "engine"
             raise ConfigError(f"cannot start Ray: {exc}", field=field) from None
 
     def describe(self) -> dict:
@@ -261,6 +261,7 @@ class RayEngine:
                 elif check is not None:
                     check()
             parts = ray.get(refs)
+            logger.info("%d clips analysed as Ray tasks", count)
         except BaseException as exc:
             for ref in refs:
                 ray.cancel(ref, force=True)
@@ -309,12 +310,14 @@ class RayEngine:
                         load[id(actor)] += 1
                         sent += 1
 
+        placed: dict[int, int] = {}  # actor pid -> batches made, for the log
         try:
             while done < len(batches):
                 send()
                 if done in ready:
                     made, said, who = ready.pop(done)
                     done += 1
+                    placed[who["pid"]] = placed.get(who["pid"], 0) + 1
                     self.rendered.append(who)
                     del self.rendered[: -self.KEEP_RENDERED]  # a server runs for weeks
                     yield made, said
@@ -331,6 +334,7 @@ class RayEngine:
         finally:
             if owners:
                 self._stop(list(owners), [actor for _, actor in owners.values()])
+            logger.info("%d of %d batches rendered, per actor pid: %s", done, len(batches), placed)
 
     def _result(self, ref, actor) -> tuple:
         ray = self._ray
