@@ -14,6 +14,7 @@ import pytest
 import soundfile as sf
 from service_support import add_sfx_markers
 
+from sonicvision.errors import ConfigError
 from sonicvision.server.options import FoleyOptions
 from sonicvision.server.service.engine import RayEngine, make_engine
 from sonicvision.server.service.jobs import JobManager
@@ -364,3 +365,15 @@ def test_local_engine_is_todays_runner_and_bad_engines_are_refused():
         make_engine("local", "auto")
     with pytest.raises(Exception, match="--render-actors needs --engine ray"):
         make_engine("local", render_actors=2)
+    with pytest.raises(ConfigError, match="--ray-cpus needs --engine ray"):
+        make_engine("local", num_cpus=2)
+    with pytest.raises(ConfigError, match="--ray-object-store-mb needs --engine ray"):
+        make_engine("local", object_store_mb=100)
+
+
+def test_bounds_are_for_a_ray_started_here_not_for_a_cluster_joined():
+    with pytest.raises(ConfigError, match=r"--ray-cpus 0: 1 or more"):
+        RayEngine(num_cpus=0)
+    with pytest.raises(ConfigError, match=r"a cluster it joins \(head-box:6379\)") as joined:
+        RayEngine("head-box:6379", object_store_mb=100)  # refused before connecting anywhere
+    assert joined.value.field == "ray-cpus"
