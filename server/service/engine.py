@@ -297,7 +297,7 @@ class RayEngine:
         owners: dict = {}  # in flight: ref -> (batch, actor)
         load = {id(a): 0 for a in actors}
         ready: dict[int, tuple] = {}  # made, not yet handed back
-        ahead = 4 * self.per_actor * len(actors)  # out-of-order results kept at most
+        ahead = 2 * self.per_actor * len(actors)  # batches sent past the one awaited: memory
         sent = done = 0
 
         def send() -> None:
