@@ -14,6 +14,14 @@ import av
 import numpy as np
 import pytest
 
+from sonicvision.errors import ConfigError
+from sonicvision.server.detect.calibration import (
+    FLOW,
+    SMALL,
+    Calibration,
+    Logistic,
+    fit_logistic,
+)
 from sonicvision.server.detect.motion import MotionConfig, MotionDetector
 from sonicvision.server.synthetic_scenes import ObjectSpec, SceneSpec, render_frames
 
@@ -228,3 +236,60 @@ def test_a_stop_without_a_steady_approach_is_no_impact(name: str, frame: int):
     assert _impacts_near(without, frame, first), "the excerpt no longer shows the problem"
     assert not _impacts_near(with_rule, frame, first)
     assert with_rule.rejected.get("no steady approach") == 1
+
+
+# --- calibrated confidence (calibration.py) -------------------------------------------------
+
+
+def test_a_fitted_map_gives_the_rate_of_true_cases():
+    # Candidates whose chance of being true is known: the fitted map must give that chance
+    # back, not a rank (0.27 at x = 0, 0.73 at x = 1), and rise with the evidence.
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-3, 3, 4000)
+    true = rng.random(4000) < 1 / (1 + np.exp(-(2 * x - 1)))
+    model = fit_logistic([{"x": v} for v in x], list(true), ("x",), l2=0.1)
+    assert model({"x": 0.0}) == pytest.approx(0.27, abs=0.05)
+    assert model({"x": 1.0}) == pytest.approx(0.73, abs=0.05)
+    assert model({"x": -2.0}) < model({"x": 0.0}) < model({"x": 2.0})
+
+
+def test_a_broken_calibration_table_is_a_clear_error(tmp_path):
+    bad = tmp_path / "table.json"
+    bad.write_text(
+        '{"models": {"flow": {"features": ["log_decel"], "mean": [0, 1], "scale": [1],'
+        ' "weights": [1], "bias": 0}}}'
+    )
+    with pytest.raises(ConfigError, match="calibration table"):
+        Calibration.load(bad)
+    raw = Calibration.load(tmp_path / "absent.json")
+    assert raw.confidence(FLOW, {"score": 0.3}) == 0.3
+
+
+def test_the_shipped_table_loads_and_knows_both_sources():
+    table = Calibration.load()
+    assert set(table.models) == {FLOW, SMALL}
+    for model in table.models.values():
+        assert np.isfinite(model.weights).all() and (model.scale > 0).all()
+
+
+def test_impacts_carry_the_calibrated_confidence_and_the_threshold_reads_it():
+    # A map that calls every flow stop 0.42 likely: the impacts say 0.42, each candidate is
+    # listed with its evidence, and a threshold of 0.5 turns all three down, saying why.
+    spec = _three_drops()
+    frames = render_frames(spec)
+    flat = Calibration(
+        {FLOW: Logistic(("log_decel",), np.zeros(1), np.ones(1), np.zeros(1), -0.3228)}
+    )
+    det = MotionDetector(threads=1, calibration=flat).detect(frames, spec.rate)
+    impacts = [iv for iv in det.intervals if not iv.continuous]
+    assert [iv.onset for iv in impacts] == [o.stop for o in spec.objects]
+    assert [round(iv.strength, 2) for iv in impacts] == [0.42] * 3
+    assert [(c.onset, c.source, c.verdict) for c in det.candidates] == [
+        (o.stop, FLOW, "") for o in spec.objects
+    ]
+    assert all("log_decel" in c.features for c in det.candidates)
+    strict = MotionDetector(threads=1, calibration=flat, min_confidence=0.5)
+    det = strict.detect(frames, spec.rate)
+    assert not [iv for iv in det.intervals if not iv.continuous]
+    assert det.rejected == {"low confidence": 3}
+    assert [c.verdict for c in det.candidates] == ["low confidence"] * 3

@@ -80,6 +80,8 @@ class Contact:
     y: float
     kind: str  # "bounce" or "stop"
     periodic: bool  # the track reversed more than once within half a second
+    speed: float = 0.0  # arrival speed, frame widths per second
+    size: float = 0.0  # the object's size (square root of its area), of the frame's width
 
 
 def find_blobs(
@@ -224,7 +226,8 @@ def contacts(blobs: list[Blobs], rate: float, width: int, height: int) -> list[C
             steady = float(v1 @ v2) / (s1 * s2)
             conf = 0.4 + 0.3 * min(1.0, (loss - 0.6) / 1.0) + 1.5 * (steady - 0.8)
             periodic = _reverses(steps, k, rate)
-            out.append(Contact(t, _unit(conf), b.x / width, b.y / height, "bounce", periodic))
+            x, y, size = b.x / width, b.y / height, b.size / width
+            out.append(Contact(t, _unit(conf), x, y, "bounce", periodic, s2 / width * rate, size))
         # A track that ends without its last point being a turn may have stopped there: its
         # object at rest shows as a settled blob one frame on, a step ahead.
         if len(steps) >= _FLIGHT:
@@ -242,7 +245,8 @@ def contacts(blobs: list[Blobs], rate: float, width: int, height: int) -> list[C
                     periodic = _reverses(steps, len(steps), rate)
                     x, y = rest.x / width, rest.y / height
                     conf = _unit(0.5 + 1.5 * (steady - 0.8))
-                    out.append(Contact(tr.end() + 1, conf, x, y, "stop", periodic))
+                    speed, size = s2 / width * rate, b.size / width
+                    out.append(Contact(tr.end() + 1, conf, x, y, "stop", periodic, speed, size))
     out.sort(key=lambda c: c.t)
     return out
 
