@@ -46,6 +46,8 @@ def flow_features(ev: Evidence, t: int, score: float) -> dict[str, float]:
         "approach": float(np.clip(approach(ev, t), -1.0, 2.0)),
         "camera": float(np.hypot(*ev.camera[t])),
         "moving": float(ev.moving[t]),
+        "x": float(ev.stop[t][0]),  # where (fractions of the frame): for looking, not fitting
+        "y": float(ev.stop[t][1]),
     }
 
 
@@ -53,7 +55,10 @@ def contact_features(c: Contact) -> dict[str, float]:
     """The evidence of a small object's contact (objects.py)."""
     return {
         "score": c.confidence,
+        "x": c.x,
+        "y": c.y,
         "bounce": 1.0 if c.kind == "bounce" else 0.0,
+        "struck": 1.0 if c.kind == "struck" else 0.0,
         "log_speed": float(np.log(max(c.speed, 1e-3))),
         "log_size": float(np.log(max(c.size, 1e-4))),
     }
