@@ -300,7 +300,7 @@ def _half_clip(clip: ClipResult, h: int) -> ClipResult:
 CALIBRATED = ("", "low confidence")  # candidates the calibration decides on: the rules kept them
 FEATURES = {
     cal.FLOW: ("log_decel", "log_region", "approach"),
-    cal.SMALL: ("score", "log_speed"),
+    cal.SMALL: ("score", "struck", "log_speed", "log_size"),
 }
 GENERATED_RATES = (24.0, 25.0, 30000 / 1001, 24000 / 1001, 50.0, 60000 / 1001)
 

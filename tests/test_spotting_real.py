@@ -300,17 +300,21 @@ def test_impacts_carry_the_calibrated_confidence_and_the_threshold_reads_it():
 # --- a small object struck against something that moves with the blow (objects._struck) ----
 
 
-def _thrown_at_a_head(rate: float = 24.0, frames: int = 30, hit: int = 12) -> np.ndarray:
+def _thrown_at_a_head(
+    rate: float = 24.0, frames: int = 30, hit: int = 12, nodding: bool = False
+) -> np.ndarray:
     """A nut thrown in from the left edge (two frames in view) strikes a large textured head
-    on frame ``hit``; the head recoils with the blow and the nut bounces back up-left."""
+    on frame ``hit``; the head recoils with the blow and the nut bounces back up-left.
+    ``nodding``: the head bobs up and down all along (a talking head), the nut passes."""
     rng = np.random.default_rng(7)
-    bg = cv2.GaussianBlur(rng.integers(60, 200, (144, 256, 3), dtype=np.uint8), (0, 0), 3)
+    bg = cv2.GaussianBlur(rng.integers(40, 220, (144, 256, 3), dtype=np.uint8), (0, 0), 1.5)
     head = cv2.GaussianBlur(rng.integers(0, 255, (70, 60, 3), dtype=np.uint8), (0, 0), 1.5)
     out = []
     for t in range(frames):
         im = bg.copy()
-        hx = 103 + (0 if t < hit else min(12, 6 * (t - hit + 1)))
-        im[40:110, hx : hx + 60] = head
+        hx = 103 + (0 if t < hit or nodding else min(12, 6 * (t - hit + 1)))
+        hy = 40 + (4 * (t % 3) if nodding else 0)
+        im[hy : hy + 70, hx : hx + 60] = head
         x, y = (
             (107 + (t - hit) * 48, 70 - (t - hit) * 2)
             if t <= hit
@@ -340,7 +344,22 @@ def test_nuts_thrown_at_the_bunnys_head_are_found_on_their_contact_frames(monkey
     found = MotionDetector(threads=1).detect(frames, rate)
     onsets = [first + iv.onset for iv in found.intervals if not iv.continuous]
     hits = [c for c in (4191, 4206, 4214, 4220) if any(abs(o - c) <= 1 for o in onsets)]
-    assert len(hits) >= 3 and len(onsets) == len(hits), onsets
+    # (4220 is struck while the head still moves from the hit before: not claimed.)
+    assert len(hits) >= 2 and len(onsets) == len(hits), onsets
     monkeypatch.setattr(objects, "_STRUCK_FAST", np.inf)
     without = MotionDetector(threads=1).detect(frames, rate)
     assert not [iv for iv in without.intervals if not iv.continuous], "the rule is not needed"
+
+
+def test_a_small_object_meeting_what_moved_already_is_no_impact(monkeypatch):
+    # A nut thrown at a head that bobs all along, and the carphone excerpt (a talking head:
+    # a bright patch from the window's edge vanishes into the moving face at frame 86).
+    nodding = _thrown_at_a_head(nodding=True)
+    car, rate = _excerpt("carphone_pristine.mp4", 0, 120)
+    for frames, fps in ((nodding, 24.0), (car, rate)):
+        det = MotionDetector(OFF, threads=1).detect(frames, fps)
+        assert not [iv for iv in det.intervals if not iv.continuous]
+    monkeypatch.setattr(objects, "_still_before", lambda *a: True)
+    for frames, fps in ((nodding, 24.0), (car, rate)):
+        det = MotionDetector(OFF, threads=1).detect(frames, fps)
+        assert [iv for iv in det.intervals if not iv.continuous], "no longer shows the rule"

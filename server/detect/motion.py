@@ -117,10 +117,12 @@ class MotionConfig:
     max_gap_s: float = 0.12
     cut_unmatched: float = 0.5  # a pair where the flow matches fewer pixels than this is a cut
     # What makes no sound (reject.py). Impacts below this confidence (calibrated: the chance
-    # of a contact, calibration.py) are not reported. Held out on Big Buck Bunny's halves,
-    # 0.3 leaves only true cues there, but it drops 16 of 96 generated impacts (weak
-    # bounces): the default keeps them all; an editor trades with --min-confidence.
-    min_confidence: float = 0.0
+    # of a contact, calibration.py) are not reported. Chosen on the held-out curve of
+    # `bench/spotting_real.py --calibrate`: the highest threshold that keeps every generated
+    # impact and every true cue of the held-out halves of Big Buck Bunny (0.05: it drops
+    # one false cue of the second half and carphone's one; 0.10 would drop 9 of 96
+    # generated impacts, weak bounces). An editor trades with --min-confidence.
+    min_confidence: float = 0.05
     # Small fast objects, tracked as blobs of change where the flow cannot follow (objects.py).
     small_objects: bool = True
     periodic_reversals: int = 3  # a place that reverses this often in +-0.5 s flaps

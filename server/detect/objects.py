@@ -301,10 +301,11 @@ def _struck(
     least: float,
 ) -> Contact | None:
     """A fast object that vanishes, where it was heading, into a larger region that changes
-    (a head it struck, moving with the blow): a contact on the frame it would have been
-    there. Its flight may be short (thrown in from the frame's edge: two frames in view),
-    so it must be fast (``_STRUCK_FAST`` times its size a frame), not fly on (no mover near
-    its path on that frame or the next), and stay in view."""
+    (a head it struck, moving with the blow, still the frame before): a contact on the
+    frame it would have been there. Its flight may be short (thrown in from the frame's
+    edge: two frames in view), so it must be fast (``_STRUCK_FAST`` times its size a
+    frame), not fly on (no mover near its path on that frame or the next), and stay in
+    view."""
     if not steps:
         return None
     b, last, v = tr.points[-1][1], tr.position(-1), steps[-1]
@@ -314,14 +315,14 @@ def _struck(
     if len(steps) >= 2 and not _steady(steps[-2], v, max(least, _FAST * b.size)):
         return None
     if len(steps) < 2:
-        # One step is no flight unless it came in from outside the view (two blobs linked
+        # One step is no flight unless it came from outside the view (two blobs linked
         # mid-frame are as often a hand and an ear), and it is no one object when it is
         # much longer than the blob is wide: under any shutter but the fastest, a thing
         # that fast is a streak as long as a good part of its step (two flickers far apart
         # are linked instead: on Big Buck Bunny the false ones stepped 8-15 sizes, the nuts
         # thrown at the bunny's head 2.5).
-        first = tr.points[0][1]
-        if min(first.x, first.y, width - first.x, height - first.y) > first.size + 2:
+        before = tr.position(0) - v  # where it was a frame earlier, going as it went
+        if min(before[0], before[1], width - before[0], height - before[1]) > 0:
             return None
         if s > _STRUCK_STEP * b.size:
             return None
@@ -339,8 +340,17 @@ def _struck(
             return None  # flew on
     if blobs[t].region_at(at[0], at[1], 0.5 * s) <= _STRUCK_REGION * b.area:
         return None  # nothing larger there: lost, not stopped
+    if not _still_before(blobs[t - 1], at, 0.5 * s, b):
+        return None
     x, y = at[0] / width, at[1] / height
     return Contact(t, 0.5, x, y, "struck", False, s / width * rate, b.size / width)
+
+
+def _still_before(before: Blobs, at: np.ndarray, reach: float, like: Blob) -> bool:
+    """Was the place an object vanished into still the frame before? What it met was moving
+    already (a talking face, a crowd) then: the object went behind or over it as easily as
+    it struck it. A thing struck starts to move with the blow."""
+    return before.region_at(at[0], at[1], reach) <= _STRUCK_REGION * like.area
 
 
 def _steady(v1: np.ndarray, v2: np.ndarray, least: float) -> bool:
