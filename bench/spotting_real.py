@@ -17,11 +17,19 @@ shots (chance: as many per shot as the detector gives, 200 draws) and the detect
 before issue 13 (``BEFORE``'s ``server/detect/motion.py``, loaded from git into a temporary
 module), and the speed: CPU seconds per footage second of decode + detection on the 720p file.
 
+``--calibrate`` refits the impact confidence table (``server/detect/calibration.json``, see
+``server/detect/calibration.py``) on every candidate of the film, the live clips (all false)
+and generated scenes (exact truth), after printing the held-out curve: each half of the film
+scored by a map fitted without it, each live clip by a map fitted without that clip. The
+default ``min_confidence`` is read off that curve. ``--shots`` prints, per shot, the cues and
+how many candidates each rule turned down.
+
 Decoding and shot finding are the pipeline's own (``scan_clip``); a file the frame reader
 refuses (true VFR) is decoded frame by frame in order instead, at its average rate.
 
     python bench/spotting_real.py [--media-dir DIR] [--range 170 182] [--only bbb|live]
-        [--no-before] [--cache DIR] [--min-confidence 0.5] [--pr]
+        [--no-before] [--cache DIR] [--min-confidence 0.5] [--pr] [--list] [--shots]
+        [--calibrate]
 """
 
 from __future__ import annotations
@@ -264,6 +272,19 @@ def before_detector() -> Detector:
     sys.modules["motion_before"] = module
     spec.loader.exec_module(module)
     return module.MotionDetector(threads=2)
+
+
+def print_shots(clip: ClipResult) -> None:
+    """Per shot: its cues, and how many candidates each rule turned down (the report an
+    editor gets with each shot's Detection: ``rejected`` and ``candidates``)."""
+    for s in clip.shots:
+        cues = [f"{c.frame}:{c.confidence:.2f}" for c in s.impacts]
+        runs = [f"{a}-{b} {m}" for a, b, m in s.continuous]
+        turned = ", ".join(f"{k} {v}" for k, v in sorted(s.rejected.items())) or "none"
+        print(
+            f"  {clip.name} shot {s.first}-{s.first + s.count - 1}: impacts {cues or '-'}, "
+            f"continuous {runs or '-'}; turned down: {turned}"
+        )
 
 
 def with_threshold(clip: ClipResult, least: float) -> ClipResult:
@@ -520,6 +541,11 @@ def main() -> None:
     ap.add_argument("--pr", action="store_true", help="print the precision/recall curve")
     ap.add_argument("--list", action="store_true", help="print every impact cue")
     ap.add_argument(
+        "--shots",
+        action="store_true",
+        help="print per shot its cues and the candidates turned down, by reason",
+    )
+    ap.add_argument(
         "--calibrate",
         action="store_true",
         help=f"refit the confidence table ({cal.TABLE.name}) on the labels and generated scenes",
@@ -588,6 +614,8 @@ def main() -> None:
                     print(
                         f"{name:8}" + "".join(f"{_fmt(r.get(k, float('nan'))):>13}" for k in keys)
                     )
+        if args.shots:
+            print_shots(after_clip)
         rejected: dict[str, int] = {}
         for s in after_clip.shots:
             for k, v in s.rejected.items():
@@ -626,6 +654,8 @@ def main() -> None:
                     f"{name:24}{dname:8}{int(r['impacts']):9d}{r['false_per_min']:11.2f}"
                     f"{100 * r['continuous_share']:11.0f}%"
                 )
+                if args.shots and dname == "after":
+                    print_shots(clip)
 
 
 if __name__ == "__main__":

@@ -82,7 +82,7 @@ BACKENDS: tuple[Backend, ...] = (
         "motion",
         "sonicvision.server.detect.motion:build_motion",
         "embedded: optical flow with camera motion compensated, no weights",
-        argument="min_confidence=0.05,small_objects=1",
+        argument="min_confidence=0.0,small_objects=1",
     ),
     Backend(
         "detector",

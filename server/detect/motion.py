@@ -117,12 +117,13 @@ class MotionConfig:
     max_gap_s: float = 0.12
     cut_unmatched: float = 0.5  # a pair where the flow matches fewer pixels than this is a cut
     # What makes no sound (reject.py). Impacts below this confidence (calibrated: the chance
-    # of a contact, calibration.py) are not reported. Chosen on the held-out curve of
-    # `bench/spotting_real.py --calibrate`: the highest threshold that keeps every generated
-    # impact and every true cue of the held-out halves of Big Buck Bunny (0.05: it drops
-    # one false cue of the second half and carphone's one; 0.10 would drop 9 of 96
-    # generated impacts, weak bounces). An editor trades with --min-confidence.
-    min_confidence: float = 0.05
+    # of a contact, calibration.py) are not reported. Read off the curve of
+    # `bench/spotting_real.py --calibrate`: no threshold above 0 keeps every true impact.
+    # Held out (each half of Big Buck Bunny scored by a map fitted without it), 0.15 leaves
+    # the second half at precision 1.00 (recall 0.29 -> 0.24) but drops 12 of 96 generated
+    # impacts (weak bounces); 0.05 already drops one of the demo cut's. So none by default;
+    # editors trade with --min-confidence (0.4: the film's cues all true, recall 0.26).
+    min_confidence: float = 0.0
     # Small fast objects, tracked as blobs of change where the flow cannot follow (objects.py).
     small_objects: bool = True
     periodic_reversals: int = 3  # a place that reverses this often in +-0.5 s flaps
