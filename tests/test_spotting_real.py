@@ -263,6 +263,12 @@ def test_a_broken_calibration_table_is_a_clear_error(tmp_path):
     )
     with pytest.raises(ConfigError, match="calibration table"):
         Calibration.load(bad)
+    bad.write_text(
+        '{"models": {"flow": {"features": ["loudness"], "mean": [0], "scale": [1],'
+        ' "weights": [1], "bias": 0}}}'
+    )
+    with pytest.raises(ConfigError, match="loudness"):
+        Calibration.load(bad)
     raw = Calibration.load(tmp_path / "absent.json")
     assert raw.confidence(FLOW, {"score": 0.3}) == 0.3
 

@@ -31,6 +31,21 @@ logger = logging.getLogger(__name__)
 
 TABLE = Path(__file__).with_name("calibration.json")
 FLOW, SMALL = "flow", "small object"
+# The evidence each source gives (the keys of flow_features / contact_features).
+KNOWN = {
+    FLOW: {
+        "score",
+        "log_decel",
+        "log_share",
+        "log_region",
+        "approach",
+        "camera",
+        "moving",
+        "x",
+        "y",
+    },
+    SMALL: {"score", "bounce", "struck", "log_speed", "log_size", "x", "y"},
+}
 
 
 def flow_features(ev: Evidence, t: int, score: float) -> dict[str, float]:
@@ -117,9 +132,17 @@ class Calibration:
             return cls()
         try:
             data = json.loads(path.read_text())
-            return cls({k: Logistic.of(v) for k, v in data["models"].items()})
+            models = {k: Logistic.of(v) for k, v in data["models"].items()}
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"calibration table {path} is unreadable: {exc}") from exc
+        for source, model in models.items():
+            unknown = set(model.features) - KNOWN.get(source, set())
+            if unknown:
+                raise ConfigError(
+                    f"calibration table {path}: source {source!r} reads evidence the detector "
+                    f"does not give: {sorted(unknown)}"
+                )
+        return cls(models)
 
 
 def fit_logistic(
