@@ -17,16 +17,25 @@ shots (chance: as many per shot as the detector gives, 200 draws) and the detect
 before issue 13 (``BEFORE``'s ``server/detect/motion.py``, loaded from git into a temporary
 module), and the speed: CPU seconds per footage second of decode + detection on the 720p file.
 
+``--calibrate`` refits the impact confidence table (``server/detect/calibration.json``, see
+``server/detect/calibration.py``) on every candidate of the film, the live clips (all false)
+and generated scenes (exact truth), after printing the held-out curve: each half of the film
+scored by a map fitted without it, each live clip by a map fitted without that clip. The
+default ``min_confidence`` is read off that curve. ``--shots`` prints, per shot, the cues and
+how many candidates each rule turned down.
+
 Decoding and shot finding are the pipeline's own (``scan_clip``); a file the frame reader
 refuses (true VFR) is decoded frame by frame in order instead, at its average rate.
 
     python bench/spotting_real.py [--media-dir DIR] [--range 170 182] [--only bbb|live]
-        [--no-before] [--cache DIR] [--min-confidence 0.5] [--pr]
+        [--no-before] [--cache DIR] [--min-confidence 0.5] [--pr] [--list] [--shots]
+        [--calibrate]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import json
 import subprocess
@@ -34,7 +43,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import av
@@ -43,9 +52,11 @@ from scenedetect import ContentDetector, FrameTimecode
 
 from sonicvision.errors import MediaError
 from sonicvision.server import frames
-from sonicvision.server.detect.base import Detection, Detector
+from sonicvision.server.detect import calibration as cal
+from sonicvision.server.detect.base import Candidate, Detection, Detector
 from sonicvision.server.detect.motion import MotionDetector
 from sonicvision.server.shots import scan_clip
+from sonicvision.server.synthetic_scenes import ObjectSpec, SceneSpec, render_scene
 
 ROOT = Path(__file__).resolve().parents[1]
 MEDIA = Path("/work/shared/fixtures/media")
@@ -71,6 +82,7 @@ class ShotResult:
     impacts: list[Cue] = field(default_factory=list)
     continuous: list[tuple[int, int, str]] = field(default_factory=list)
     rejected: dict[str, int] = field(default_factory=dict)
+    candidates: list[Candidate] = field(default_factory=list)  # onsets in media frames
 
 
 @dataclass
@@ -159,6 +171,8 @@ def find_events(
             pushed += 1
         det: Detection = stream.shot(s_first - first, s_count, before, after)
         res = ShotResult(s_first, s_count, rejected=dict(getattr(det, "rejected", {}) or {}))
+        for c in getattr(det, "candidates", []):
+            res.candidates.append(replace(c, onset=s_first + c.onset))
         for iv in det.intervals:
             if iv.continuous:
                 res.continuous.append((s_first + iv.onset, s_first + iv.end, iv.motion))
@@ -260,6 +274,19 @@ def before_detector() -> Detector:
     return module.MotionDetector(threads=2)
 
 
+def print_shots(clip: ClipResult) -> None:
+    """Per shot: its cues, and how many candidates each rule turned down (the report an
+    editor gets with each shot's Detection: ``rejected`` and ``candidates``)."""
+    for s in clip.shots:
+        cues = [f"{c.frame}:{c.confidence:.2f}" for c in s.impacts]
+        runs = [f"{a}-{b} {m}" for a, b, m in s.continuous]
+        turned = ", ".join(f"{k} {v}" for k, v in sorted(s.rejected.items())) or "none"
+        print(
+            f"  {clip.name} shot {s.first}-{s.first + s.count - 1}: impacts {cues or '-'}, "
+            f"continuous {runs or '-'}; turned down: {turned}"
+        )
+
+
 def with_threshold(clip: ClipResult, least: float) -> ClipResult:
     shots = [
         ShotResult(s.first, s.count, [c for c in s.impacts if c.confidence >= least], s.continuous)
@@ -289,6 +316,215 @@ def _half_clip(clip: ClipResult, h: int) -> ClipResult:
     return ClipResult(clip.name, clip.rate, clip.frames, shots, clip.cpu_s, clip.wall_s)
 
 
+# --- calibration (server/detect/calibration.py) ---------------------------------------------
+
+CALIBRATED = ("", "low confidence")  # candidates the calibration decides on: the rules kept them
+FEATURES = {
+    cal.FLOW: ("log_decel", "log_region", "approach"),
+    cal.SMALL: ("score", "struck", "log_speed", "log_size"),
+}
+GENERATED_RATES = (24.0, 25.0, 30000 / 1001, 24000 / 1001, 50.0, 60000 / 1001)
+
+
+def _generated_scenes() -> Iterator[tuple[str, SceneSpec, list[int]]]:
+    """Scenes whose impacts are known to the frame: falls with bounces, swings into blocks,
+    slides and pass-bys under pans of several speeds, at the common rates (the test suite's
+    kinds of scene, other seeds and pans)."""
+    for rate in GENERATED_RATES:
+        for pan, seed in ((0.0, 1), (30.0, 2), (-60.0, 3), (90.0, 4)):
+            f = lambda x, r=rate: int(round(x * r))  # noqa: E731
+            objects = [
+                ObjectSpec("fall", f(0.3), f(0.8), x=0.2, bounce=f(0.35)),
+                ObjectSpec("hit", f(1.6), f(2.0), x=0.75, distance=0.3),
+                ObjectSpec("slide", f(2.6), f(3.8), x=0.3, distance=0.2),
+                ObjectSpec("pass", f(4.2), f(5.0), direction=-1),
+                ObjectSpec("fall", f(5.3), f(5.75), x=0.3 + 0.1 * seed, distance=0.3),
+                ObjectSpec("fall", f(6.2), f(6.6), x=0.6, distance=0.5, size=0.08),
+            ]
+            spec = SceneSpec(
+                rate=rate,
+                frames=f(7.2),
+                camera_pan_px_per_frame=pan / rate,
+                objects=objects,
+                grain=2.0 * (seed % 2),
+                seed=seed,
+            )
+            truth = []
+            for o in objects:
+                if o.kind in ("fall", "hit"):
+                    truth += [o.stop] + ([o.stop + o.bounce] if o.bounce else [])
+            yield f"generated {rate:.2f} fps pan {pan:+.0f}", spec, sorted(truth)
+
+
+def _source_key() -> str:
+    h = hashlib.sha1()
+    for f in sorted((ROOT / "server" / "detect").glob("*.py")):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def _row(clip: str, c: Candidate, true: bool) -> dict:
+    return {
+        "clip": clip,
+        "frame": int(c.onset),
+        "source": c.source,
+        "verdict": c.verdict,
+        "features": c.features,
+        "true": bool(true),
+    }
+
+
+def generated_rows(cache: Path | None) -> list[dict]:
+    """Every impact candidate of the generated scenes (encoded as the tests encode them),
+    true when within 1 frame of a known impact. Kept in ``cache`` per detector source."""
+    key = None if cache is None else cache / f"generated_rows_{_source_key()}.json"
+    if key is not None and key.exists():
+        return json.loads(key.read_text())
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, spec, truth in _generated_scenes():
+            gt = render_scene(spec, Path(tmp) / "scene.mp4")
+            pictures = frames.read_frames(gt.path, 0, gt.frames, width=320)
+            det = MotionDetector(threads=2).detect(pictures, gt.rate)
+            for c in det.candidates:
+                rows.append(_row(name, c, min(abs(c.onset - t) for t in truth) <= 1))
+    if key is not None:
+        key.parent.mkdir(parents=True, exist_ok=True)
+        key.write_text(json.dumps(rows))
+    return rows
+
+
+def clip_rows(clip: ClipResult, audible: list[int]) -> list[dict]:
+    """A real clip's impact candidates, true when within ``TOLERANCE`` of an audible label."""
+    return [
+        _row(
+            clip.name, c, bool(audible) and int(_near(np.array([c.onset]), audible)[0]) <= TOLERANCE
+        )
+        for s in clip.shots
+        for c in s.candidates
+    ]
+
+
+def _group(row: dict) -> str:
+    clip = row["clip"]
+    return "generated" if clip.startswith("generated") else "film" if clip == BBB else "live"
+
+
+def fit_table(rows: list[dict], quiet: bool = False) -> dict[str, cal.Logistic]:
+    """One logistic map per source, fitted on every candidate (those the rules turned down
+    too: they are real footage's silent motion, and the few labelled sets need them). Each
+    group (the film, the live-action clips, the generated scenes) weighs as much as the
+    others together, whatever its count, so 100 generated stops do not drown 40 real ones."""
+    models = {}
+    for source, names in FEATURES.items():
+        use = [r for r in rows if r["source"] == source]
+        labels = [r["true"] for r in use]
+        if len(set(labels)) < 2:
+            if not quiet:
+                print(f"  {source}: {len(use)} candidates, one class only: raw scores kept")
+            continue
+        groups = [_group(r) for r in use]
+        count = {g: groups.count(g) for g in set(groups)}
+        weights = [len(use) / (len(count) * count[g]) for g in groups]
+        models[source] = cal.fit_logistic(
+            [r["features"] for r in use], labels, names, l2=1.0, weights=weights
+        )
+        if not quiet:
+            print(
+                f"  {source}: {len(use)} candidates, {sum(labels)} true ("
+                + ", ".join(f"{g} {n}" for g, n in sorted(count.items()))
+                + ")"
+            )
+    return models
+
+
+def _kept(rows: list[dict], models: dict[str, cal.Logistic], least: float) -> list[dict]:
+    """The candidates the rules kept whose calibrated confidence reaches ``least``."""
+    table = cal.Calibration(models)
+    return [
+        r
+        for r in rows
+        if r["verdict"] in CALIBRATED and table.confidence(r["source"], r["features"]) >= least
+    ]
+
+
+def calibrate(bbb: ClipResult, labels: tuple, media: Path, cache: Path | None, write: Path) -> None:
+    """Held-out checks of the confidence map, then the map fitted on everything, written.
+
+    Each half of the film is scored by a map fitted without it (the other half, the live
+    clips, the generated scenes); each live clip by a map fitted without that clip."""
+    film = clip_rows(bbb, labels[0])
+    live: dict[str, tuple[ClipResult, list[dict]]] = {}
+    for name in LIVE:
+        clip = find_events(MotionDetector(threads=2), media / name, 0, None, cache)
+        live[name] = (clip, clip_rows(clip, []))
+    gen = generated_rows(cache)
+    live_rows = [r for _, rows in live.values() for r in rows]
+    for group, rows in (("film", film), ("live", live_rows), ("generated", gen)):
+        kept = [r for r in rows if r["verdict"] in CALIBRATED]
+        print(
+            f"{group}: {len(rows)} candidates ({sum(r['true'] for r in rows)} true), "
+            f"{len(kept)} kept by the rules ({sum(r['true'] for r in kept)} true)"
+        )
+    thresholds = np.round(np.arange(0.0, 1.0, 0.05), 2)
+    held: dict[str, list[float]] = {}
+    for h in (0, 1):
+        train = [r for r in film if (r["frame"] < HALF) != (h == 0)] + live_rows + gen
+        models = fit_table(train, quiet=True)
+        test = [r for r in film if (r["frame"] < HALF) == (h == 0)]
+        for least in thresholds:
+            cues = [r["frame"] for r in _kept(test, models, float(least))]
+            q = score(*_half(cues, labels, h))
+            held.setdefault(f"half {h + 1}", []).append(q)
+    for name, (clip, rows) in live.items():
+        others = [r for r in live_rows if r["clip"] != name]
+        models = fit_table(film + others + gen, quiet=True)
+        minutes = clip.frames / clip.rate / 60
+        held[name] = [len(_kept(rows, models, float(x))) / minutes for x in thresholds]
+    print("fitted on everything:")
+    models = fit_table(film + live_rows + gen)
+    truth = {(r["clip"], r["frame"]) for r in gen if r["true"]}
+    print(
+        "held-out: each half of the film by the map fitted without it (cues precision recall);"
+        " each live clip's false impacts/min by the map fitted without it; generated impacts"
+        " kept (in-sample)"
+    )
+    print(
+        f"{'min_conf':>8} | {'half 1':^20} | {'half 2':^20} | "
+        + " ".join(f"{n.split('.')[0][:9]:>9}" for n in LIVE)
+        + " | generated"
+    )
+    for i, least in enumerate(thresholds):
+        line = f"{least:8.2f}"
+        for h in ("half 1", "half 2"):
+            q = held[h][i]
+            line += (
+                f" | {int(q['cues']):4d} {_fmt(q['precision']):>6} "
+                f"{_fmt(q.get('recall', float('nan'))):>6}  "
+            )
+        line += " | " + " ".join(f"{held[n][i]:9.2f}" for n in LIVE)
+        kept = _kept(gen, models, float(least))
+        found = len({(r["clip"], r["frame"]) for r in kept if r["true"]})
+        line += f" | {found}/{len(truth)}"
+        print(line)
+    data = {
+        "about": (
+            "Impact confidence per candidate source: a logistic map of the evidence "
+            "(server/detect/calibration.py), refitted by python bench/spotting_real.py "
+            "--calibrate from bench/labels/bbb_first_300s.contacts.json, the live-action "
+            "clips (no contacts) and generated scenes."
+        ),
+        "fitted_on": {
+            "film": len(film),
+            "live": len(live_rows),
+            "generated": len(gen),
+        },
+        "models": {k: m.to_json() for k, m in models.items()},
+    }
+    write.write_text(json.dumps(data, indent=1) + "\n")
+    print(f"wrote {write}")
+
+
 def _fmt(v: float, digits: int = 2) -> str:
     return "-" if v != v else f"{v:.{digits}f}"
 
@@ -304,6 +540,16 @@ def main() -> None:
     ap.add_argument("--min-confidence", type=float, default=None)
     ap.add_argument("--pr", action="store_true", help="print the precision/recall curve")
     ap.add_argument("--list", action="store_true", help="print every impact cue")
+    ap.add_argument(
+        "--shots",
+        action="store_true",
+        help="print per shot its cues and the candidates turned down, by reason",
+    )
+    ap.add_argument(
+        "--calibrate",
+        action="store_true",
+        help=f"refit the confidence table ({cal.TABLE.name}) on the labels and generated scenes",
+    )
     args = ap.parse_args()
 
     detectors: dict[str, Detector] = {"after": MotionDetector(threads=2)}
@@ -368,11 +614,15 @@ def main() -> None:
                     print(
                         f"{name:8}" + "".join(f"{_fmt(r.get(k, float('nan'))):>13}" for k in keys)
                     )
+        if args.shots:
+            print_shots(after_clip)
         rejected: dict[str, int] = {}
         for s in after_clip.shots:
             for k, v in s.rejected.items():
                 rejected[k] = rejected.get(k, 0) + v
         print(f"rejected candidates (after): {dict(sorted(rejected.items()))}")
+        if args.calibrate:
+            calibrate(after_clip, lab, args.media_dir, args.cache, cal.TABLE)
         if args.pr:
             print(
                 "min_confidence  cues  precision  recall   | half 1: cues precision recall"
@@ -404,6 +654,8 @@ def main() -> None:
                     f"{name:24}{dname:8}{int(r['impacts']):9d}{r['false_per_min']:11.2f}"
                     f"{100 * r['continuous_share']:11.0f}%"
                 )
+                if args.shots and dname == "after":
+                    print_shots(clip)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,18 @@ class EventInterval:
     motion: str
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """One impact candidate and what became of it: the evidence a calibration reads, the
+    confidence it gave, and the rule that turned it down ("" when it became a cue)."""
+
+    onset: int  # frame in the shot
+    source: str  # what found it: "flow" or "small object"
+    features: dict[str, float]
+    confidence: float
+    verdict: str = ""
+
+
 @dataclass
 class Detection:
     """Per-frame activity (T_ct, bool, one value per frame) and its intervals."""
@@ -43,6 +55,7 @@ class Detection:
     # Candidates turned down, by reason ("face", "periodic", "transition", ...): the report
     # says per shot what was not made into a cue and why.
     rejected: dict[str, int] = field(default_factory=dict)
+    candidates: list[Candidate] = field(default_factory=list)  # impact candidates, judged
 
 
 class Detector(ABC):

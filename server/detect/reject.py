@@ -160,64 +160,54 @@ def is_periodic(ev: Evidence, t: int, rate: float, speed: float, least: int = 3)
     return changes >= least
 
 
-def approached(ev: Evidence, t: int, least: float, frames: int = 2) -> bool:
-    """Did the place of the stop at ``t`` move along its arrival direction, at ``least`` of
-    the arrival speed, on each of the ``frames`` frames before (coarse grid, the cell and its
-    neighbours)? A shot's first frames have no history: they pass."""
+def approach(ev: Evidence, t: int, frames: int = 2) -> float:
+    """How steadily the place of the stop at ``t`` came: on the worst of the ``frames``
+    frames before, its motion along the arrival direction as a share of the arrival speed
+    (coarse grid, the cell and its neighbours). A shot's first frames have no history: 1."""
     x, y, vx, vy = ev.stop[t]
     norm = float(np.hypot(vx, vy))
     if norm <= 0 or t < frames:
-        return True
+        return 1.0
     rows, cols = ev.cells.shape[1:3]
     r, c = min(rows - 1, int(y * rows)), min(cols - 1, int(x * cols))
     near = ev.cells[t - frames : t, max(0, r - 1) : r + 2, max(0, c - 1) : c + 2]
     along = (near[..., 0] * vx + near[..., 1] * vy) / norm
-    return bool(along.reshape(frames, -1).max(axis=1).min() >= least * norm)
+    return float(along.reshape(frames, -1).max(axis=1).min() / norm)
 
 
-def judge_impacts(
-    ev: Evidence,
-    impacts: list[int],
-    strength: dict[int, float],
-    rate: float,
-    cfg: RejectConfig,
-) -> tuple[list[int], Counter[str]]:
-    """The impacts kept, and how many of the others each rule rejected."""
-    kept, rejected = [], Counter[str]()
-    for t in impacts:
-        if is_transition(ev, t):
-            rejected["transition"] += 1
-        elif ev.face[t] > 0:
-            rejected["face"] += 1
-        elif is_periodic(ev, t, rate, cfg.impact_speed, cfg.periodic_reversals):
-            rejected["periodic"] += 1
-        elif ev.stop_area[t] > cfg.impact_region:
-            rejected["large region"] += 1
-        elif not approached(ev, t, cfg.impact_approach):
-            rejected["no steady approach"] += 1
-        elif strength[t] < cfg.min_confidence:
-            rejected["low confidence"] += 1
-        else:
-            kept.append(t)
-    return kept, rejected
+def approached(ev: Evidence, t: int, least: float, frames: int = 2) -> bool:
+    """Did the place of the stop at ``t`` move along its arrival direction, at ``least`` of
+    the arrival speed, on each of the ``frames`` frames before (see :func:`approach`)?"""
+    return approach(ev, t, frames) >= least
 
 
-def judge_contacts(
-    ev: Evidence, found: list[Contact], cfg: RejectConfig
-) -> tuple[list[Contact], Counter[str]]:
-    """The small objects' contacts kept (objects.py), and why the others were not. No face
-    rule: a separate object that flew in and struck a face is a contact."""
-    kept, rejected = [], Counter[str]()
-    for c in found:
-        if is_transition(ev, c.t):
-            rejected["transition"] += 1
-        elif c.periodic:
-            rejected["periodic"] += 1
-        elif c.confidence < cfg.min_confidence:
-            rejected["low confidence"] += 1
-        else:
-            kept.append(c)
-    return kept, rejected
+def impact_verdict(ev: Evidence, t: int, confidence: float, rate: float, cfg: RejectConfig) -> str:
+    """The rule that turns the flow impact at ``t`` down, or "" (see the module's notes)."""
+    if is_transition(ev, t):
+        return "transition"
+    if ev.face[t] > 0:
+        return "face"
+    if is_periodic(ev, t, rate, cfg.impact_speed, cfg.periodic_reversals):
+        return "periodic"
+    if ev.stop_area[t] > cfg.impact_region:
+        return "large region"
+    if not approached(ev, t, cfg.impact_approach):
+        return "no steady approach"
+    if confidence < cfg.min_confidence:
+        return "low confidence"
+    return ""
+
+
+def contact_verdict(ev: Evidence, c: Contact, cfg: RejectConfig) -> str:
+    """The rule that turns a small object's contact down, or "". No face rule: a separate
+    object that flew in and struck a face is a contact."""
+    if is_transition(ev, c.t):
+        return "transition"
+    if c.periodic:
+        return "periodic"
+    if c.confidence < cfg.min_confidence:
+        return "low confidence"
+    return ""
 
 
 def scattered(ev: Evidence, run: Run, cfg: RejectConfig) -> bool:
