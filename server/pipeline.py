@@ -59,6 +59,38 @@ class Analysis:
     shots: list[Shot] = field(default_factory=list)
     events: list[SoundEvent] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Per shot (record timecode): candidates the detector turned down, by reason.
+    turned_down: list[TurnedDown] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TurnedDown:
+    """What the detector did not make into cues in one shot, and why: the editor sees that a
+    flap or a pan was looked at and left silent on purpose."""
+
+    shot: int
+    record_in: str  # timecode
+    reasons: dict[str, int]
+
+    def to_dict(self) -> dict:
+        return {"shot": self.shot, "record_in": self.record_in, "reasons": dict(self.reasons)}
+
+
+def turned_down_note(rows: list[TurnedDown]) -> str | None:
+    """One line for the report: how many candidates were turned down, by reason, in how many
+    shots (per shot in ``--json``'s ``turned_down``)."""
+    totals: dict[str, int] = {}
+    for row in rows:
+        for reason, n in row.reasons.items():
+            totals[reason] = totals.get(reason, 0) + n
+    if not totals:
+        return None
+    ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
+    reasons = ", ".join(f"{n} {reason}" for reason, n in ranked)
+    return (
+        f"turned down {sum(totals.values())} candidates that make no sound, in {len(rows)} "
+        f"shots: {reasons} (per shot: --json, turned_down)"
+    )
 
 
 @dataclass
@@ -80,6 +112,7 @@ class FoleyResult:
             "audio_seconds": round(self.audio_seconds, 3),
             "seconds": round(self.seconds, 3),
             "notes": self.analysis.notes,
+            "turned_down": [row.to_dict() for row in self.analysis.turned_down],
         }
 
 
@@ -155,6 +188,9 @@ def find_events(
     )
     for shot in shot_list.shots:
         detection = detections.get(shot.index)
+        if detection is not None and detection.rejected:
+            at = timecode(shot.record_range.start_time, timeline)
+            result.turned_down.append(TurnedDown(shot.index, at, dict(detection.rejected)))
         if detection is None or not detection.intervals:
             continue
         onsets, ends = _seconds(shot, detection)
@@ -179,6 +215,9 @@ def find_events(
                     **event_fields(iv),
                 )
             )
+    note = turned_down_note(result.turned_down)
+    if note:
+        result.notes.append(note)
     # 4. Off-screen: every prompt marker is its own sound, whatever is detected under it.
     for n, prompt in enumerate(prompts):
         result.events.append(prompt_event(prompt, n))

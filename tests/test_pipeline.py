@@ -163,6 +163,25 @@ def test_demo_cut_scores_its_own_ground_truth(tmp_path: Path):
     assert any(not e.onscreen and "traffic" in e.text for e in result.analysis.events)
 
 
+def test_the_report_says_per_shot_what_was_turned_down_and_why(tmp_path: Path):
+    cut, _expected = make_demo_cut(tmp_path)
+    strict = FoleyOptions(detector="motion:min_confidence=0.999")
+    result = analyze(cut, tmp_path / "cues.otio", strict)
+    assert not [e for e in result.analysis.events if e.onscreen and not e.continuous]
+    rows = result.analysis.turned_down
+    assert sum(r.reasons.get("low confidence", 0) for r in rows) >= 3  # the demo's impacts
+    shots = {s.index: s for s in result.analysis.shots}
+    for row in rows:
+        assert row.record_in.startswith("01:00:") and row.shot in shots and row.reasons
+    summary = result.summary()
+    assert summary["turned_down"] == [r.to_dict() for r in rows]
+    (note,) = [n for n in summary["notes"] if n.startswith("turned down")]
+    assert "low confidence" in note and f"in {len(rows)} shots" in note
+    plain = analyze(cut, tmp_path / "plain.otio", FoleyOptions())
+    low = sum(r.reasons.get("low confidence", 0) for r in plain.analysis.turned_down)
+    assert low == 0
+
+
 # --- handles: the frames of the take around a clip ----------------------------------------
 
 
