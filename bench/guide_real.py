@@ -111,6 +111,9 @@ def score(found: list[dict], labels: dict, seconds: float, late: int) -> dict:
         "on_music_or_offscreen": len(music),
         "precision_conf_0.5": (len(confident_good) / len(confident) if confident else float("nan")),
         "impacts_conf_0.5": len(confident),
+        "recall_conf_0.5": (
+            sum(heard(e, confident) for e in contacts) / len(contacts) if contacts else float("nan")
+        ),
         "precision_by": {
             k: (
                 f"{sum(c in good for c in impacts if c['placed_by'] == k)}"
@@ -229,7 +232,8 @@ def main() -> None:
     for note in guided.notes:
         print("  ", note)
     header = f"{'guide':<6} {'window':<10} {'cues':>5} {'impacts':>8} {'precision':>10} "
-    header += f"{'recall':>7} {'contacts':>9} {'on music/off':>13} {'prec@0.5':>9} {'n@0.5':>6}"
+    header += f"{'recall':>7} {'contacts':>9} {'on music/off':>13} {'prec@0.5':>9} {'n@0.5':>6} "
+    header += f"{'rec@0.5':>8}"
     header += "  placed by"
     print(header)
     for name, found in (("off", off), ("auto", on), ("only", only)):
@@ -238,7 +242,8 @@ def main() -> None:
             print(
                 f"{name:<6} {window:<10} {s['cues']:>5} {s['impacts']:>8} {s['precision']:>10.2f} "
                 f"{s['recall']:>7.2f} {s['contacts']:>9} {s['on_music_or_offscreen']:>13} "
-                f"{s['precision_conf_0.5']:>9.2f} {s['impacts_conf_0.5']:>6}  {s['by']}"
+                f"{s['precision_conf_0.5']:>9.2f} {s['impacts_conf_0.5']:>6} "
+                f"{s['recall_conf_0.5']:>8.2f}  {s['by']}"
             )
             print(
                 f"{'':<17} contacts found by impact cues: {s['impact_recall']:.2f}; impacts on "

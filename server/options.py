@@ -47,6 +47,9 @@ class FoleyOptions:
     analysis_width: int = 256  # px: the decoder scales every frame to this width for analysis
     cue_markers: bool = True
     guide_audio: str = "auto"  # production sound as a timing guide: "auto", "off", "only"
+    # Impact cues whose calibrated confidence (after the guide) is below this are left out and
+    # counted in the report. 0: every impact (see README for the precision/recall it trades).
+    min_confidence: float = 0.0
     mastering: Mastering = field(default_factory=Mastering)
     confine_media: bool = False  # media only under media_roots (the server sets it)
 
@@ -65,6 +68,12 @@ class FoleyOptions:
                 self.mastering.target_lufs,
                 -70 <= self.mastering.target_lufs <= 0,
                 "LUFS in [-70, 0]",
+            ),
+            (
+                "min_confidence",
+                self.min_confidence,
+                0.0 <= self.min_confidence <= 1.0,
+                "a confidence in [0, 1]",
             ),
             (
                 "analysis_width",
@@ -108,6 +117,7 @@ class FoleyOptions:
             "cue_markers": self.cue_markers,
             "confine_media": self.confine_media,
             "guide_audio": self.guide_audio,
+            "min_confidence": self.min_confidence,
             "target_lufs": self.mastering.target_lufs,
         }
 

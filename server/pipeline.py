@@ -188,10 +188,13 @@ def find_events(
     )
     for shot in shot_list.shots:
         detection = detections.get(shot.index)
-        if detection is not None and detection.rejected:
+        if detection is None:
+            continue
+        detection, reasons = _confident(detection, options.min_confidence)
+        if reasons:
             at = timecode(shot.record_range.start_time, timeline)
-            result.turned_down.append(TurnedDown(shot.index, at, dict(detection.rejected)))
-        if detection is None or not detection.intervals:
+            result.turned_down.append(TurnedDown(shot.index, at, reasons))
+        if not detection.intervals:
             continue
         onsets, ends = _seconds(shot, detection)
         described = describer.describe(shot, detection.intervals, onsets)
@@ -223,6 +226,20 @@ def find_events(
         result.events.append(prompt_event(prompt, n))
     result.events.sort(key=lambda e: (e.start.to_seconds(), not e.onscreen))
     return result
+
+
+BELOW_MIN_CONFIDENCE = "below --min-confidence"
+
+
+def _confident(detection: Detection, floor: float) -> tuple[Detection, dict[str, int]]:
+    """The shot's cues without the impacts under ``floor``, and every reason a candidate was
+    turned down (the detector's, and this floor's)."""
+    reasons = dict(detection.rejected)
+    kept = [iv for iv in detection.intervals if iv.continuous or min(1.0, iv.strength) >= floor]
+    if len(kept) < len(detection.intervals):
+        reasons[BELOW_MIN_CONFIDENCE] = len(detection.intervals) - len(kept)
+        detection = replace(detection, intervals=kept)
+    return detection, reasons
 
 
 def prompt_event(prompt: Prompt, n: int) -> SoundEvent:

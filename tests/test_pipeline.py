@@ -15,7 +15,7 @@ import soundfile as sf
 from sonicvision.adapters.io import read_timeline
 from sonicvision.adapters.media import MediaResolver
 from sonicvision.cli import main
-from sonicvision.errors import MediaError, SonicVisionError
+from sonicvision.errors import ConfigError, MediaError, SonicVisionError
 from sonicvision.server.demo import make_demo_cut
 from sonicvision.server.evaluate import evaluate_timeline
 from sonicvision.server.frames import probe
@@ -180,6 +180,45 @@ def test_the_report_says_per_shot_what_was_turned_down_and_why(tmp_path: Path):
     plain = analyze(cut, tmp_path / "plain.otio", FoleyOptions())
     low = sum(r.reasons.get("low confidence", 0) for r in plain.analysis.turned_down)
     assert low == 0
+
+
+def test_min_confidence_leaves_out_unsure_impacts_after_the_guide_and_says_so(tmp_path: Path):
+    cut, _expected = make_demo_cut(tmp_path)
+    plain = analyze(cut, tmp_path / "plain.otio", FoleyOptions())
+    impacts = [e for e in plain.analysis.events if e.onscreen and not e.continuous]
+    assert len(impacts) >= 3
+    floor = sorted(e.confidence for e in impacts)[1] + 1e-6  # above the two least sure
+    sure = analyze(cut, tmp_path / "sure.otio", FoleyOptions(min_confidence=floor))
+    kept = [e for e in sure.analysis.events if e.onscreen and not e.continuous]
+    expected = [e.start for e in impacts if e.confidence >= floor]
+    assert [e.start for e in kept] == expected and 0 < len(expected) <= len(impacts) - 2
+    continuous = [e.start for e in plain.analysis.events if e.continuous and e.onscreen]
+    assert [e.start for e in sure.analysis.events if e.continuous and e.onscreen] == continuous
+    dropped = sum(r.reasons.get("below --min-confidence", 0) for r in sure.analysis.turned_down)
+    assert dropped == len(impacts) - len(expected)
+    with pytest.raises(ConfigError, match="min_confidence is 1.5"):
+        FoleyOptions(min_confidence=1.5).check()
+
+
+def test_min_confidence_on_the_command_line_the_wire_and_a_stored_job(tmp_path: Path, capsys):
+    from sonicvision.server.service.wire import options_from_message, options_message
+
+    for value in (0.0, 0.35, 1.0):
+        options, _ = options_from_message(options_message(FoleyOptions(min_confidence=value)))
+        assert options.min_confidence == value
+        assert FoleyOptions.from_dict(FoleyOptions(min_confidence=value).to_dict()) == options
+    message = options_message(FoleyOptions(min_confidence=0.4))
+    message.ClearField("min_confidence")
+    assert options_from_message(message)[0].min_confidence == 0.0
+    cut, _expected = make_demo_cut(tmp_path)
+    out = tmp_path / "cues.otio"
+    assert main(["analyze", str(cut), "-o", str(out), "--min-confidence", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    reasons = [r["reasons"] for r in report["turned_down"]]
+    assert sum(r.get("below --min-confidence", 0) for r in reasons) >= 3
+    assert main(["analyze", str(cut), "-o", str(tmp_path / "x.otio"), "--min-confidence", "2"])
+    assert "min_confidence is 2.0" in capsys.readouterr().err
+    assert not (tmp_path / "x.otio").exists()
 
 
 # --- handles: the frames of the take around a clip ----------------------------------------

@@ -70,6 +70,7 @@ def options_message(options: FoleyOptions, output_format: str = "") -> pb.FoleyO
         target_lufs=options.mastering.target_lufs,
         output_format=OUTPUT_FORMAT_VALUES[output_format],
         guide_audio=GUIDE_AUDIO_VALUES[options.guide_audio],
+        min_confidence=options.min_confidence,
     )
 
 
@@ -99,6 +100,11 @@ def options_from_message(message: pb.FoleyOptions) -> tuple[FoleyOptions, str]:
         cue_markers=not message.no_cue_markers,
         guide_audio=enum_value(
             message.guide_audio, GUIDE_AUDIO_NAMES, "GuideAudio", "options.guide_audio"
+        ),
+        min_confidence=(
+            message.min_confidence
+            if message.HasField("min_confidence")
+            else DEFAULTS.min_confidence
         ),
         mastering=replace(
             DEFAULTS.mastering,

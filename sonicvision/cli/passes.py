@@ -183,6 +183,13 @@ def job_options(pass_name: str):
                 help="production sound as a timing guide: auto (where a clip has audio), off, "
                 "or only (cues from the sound's transients alone) (default: %(default)s)",
             )
+            p.add_argument(
+                "--min-confidence",
+                type=float,
+                default=DEFAULTS.min_confidence,
+                help="leave out impact cues below this calibrated confidence, 0..1, after the "
+                "guide (0.5: fewer, surer cues) (default: %(default)s)",
+            )
         if job.cue_markers is None:
             p.add_argument("--no-cues", action="store_true", help="do not add editable cue markers")
         remote_options(p)
@@ -206,6 +213,7 @@ def _options(args) -> FoleyOptions:
         audio_dir=given.get("audio_dir"),
         cue_markers=not given.get("no_cues", False),
         guide_audio=given.get("guide_audio", DEFAULTS.guide_audio),
+        min_confidence=given.get("min_confidence", DEFAULTS.min_confidence),
         mastering=Mastering(target_lufs=given.get("target_lufs", DEFAULTS.mastering.target_lufs)),
     ).check()
 

@@ -106,7 +106,7 @@ class MarkerRule(_message.Message):
     def __init__(self, prefix: _Optional[str] = ..., colors: _Optional[_Iterable[str]] = ..., default_seconds: _Optional[float] = ...) -> None: ...
 
 class FoleyOptions(_message.Message):
-    __slots__ = ("detector", "describer", "generator", "seed", "marker_rule", "path_maps", "media_roots", "allow_missing", "rate", "no_cue_markers", "target_lufs", "output_format", "guide_audio")
+    __slots__ = ("detector", "describer", "generator", "seed", "marker_rule", "path_maps", "media_roots", "allow_missing", "rate", "no_cue_markers", "target_lufs", "output_format", "guide_audio", "min_confidence")
     DETECTOR_FIELD_NUMBER: _ClassVar[int]
     DESCRIBER_FIELD_NUMBER: _ClassVar[int]
     GENERATOR_FIELD_NUMBER: _ClassVar[int]
@@ -120,6 +120,7 @@ class FoleyOptions(_message.Message):
     TARGET_LUFS_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FORMAT_FIELD_NUMBER: _ClassVar[int]
     GUIDE_AUDIO_FIELD_NUMBER: _ClassVar[int]
+    MIN_CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     detector: str
     describer: str
     generator: str
@@ -133,7 +134,8 @@ class FoleyOptions(_message.Message):
     target_lufs: float
     output_format: OutputFormat
     guide_audio: GuideAudio
-    def __init__(self, detector: _Optional[str] = ..., describer: _Optional[str] = ..., generator: _Optional[str] = ..., seed: _Optional[int] = ..., marker_rule: _Optional[_Union[MarkerRule, _Mapping]] = ..., path_maps: _Optional[_Iterable[str]] = ..., media_roots: _Optional[_Iterable[str]] = ..., allow_missing: _Optional[bool] = ..., rate: _Optional[str] = ..., no_cue_markers: _Optional[bool] = ..., target_lufs: _Optional[float] = ..., output_format: _Optional[_Union[OutputFormat, str]] = ..., guide_audio: _Optional[_Union[GuideAudio, str]] = ...) -> None: ...
+    min_confidence: float
+    def __init__(self, detector: _Optional[str] = ..., describer: _Optional[str] = ..., generator: _Optional[str] = ..., seed: _Optional[int] = ..., marker_rule: _Optional[_Union[MarkerRule, _Mapping]] = ..., path_maps: _Optional[_Iterable[str]] = ..., media_roots: _Optional[_Iterable[str]] = ..., allow_missing: _Optional[bool] = ..., rate: _Optional[str] = ..., no_cue_markers: _Optional[bool] = ..., target_lufs: _Optional[float] = ..., output_format: _Optional[_Union[OutputFormat, str]] = ..., guide_audio: _Optional[_Union[GuideAudio, str]] = ..., min_confidence: _Optional[float] = ...) -> None: ...
 
 class SubmitJobRequest(_message.Message):
     __slots__ = ("upload", "server_path", "job_pass", "options", "idempotency_key")
