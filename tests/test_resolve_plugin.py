@@ -3,6 +3,7 @@ frames at 23.976 / 25 / 29.97 DF, all-or-nothing placement, and the real local a
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import runpy
@@ -448,6 +449,47 @@ def test_settings_round_trip_and_bad_values(tmp_path):
         svr.Settings.load(path)
 
 
+@pytest.mark.parametrize("bad", [1.5, -0.1, float("nan"), "0.5", True, None])
+def test_min_confidence_out_of_range_is_named(tmp_path, bad):
+    path = tmp_path / "s.json"
+    svr.Settings(min_confidence=0.4).save(path)
+    assert svr.Settings.load(path).min_confidence == 0.4
+    path.write_text(json.dumps({"min_confidence": bad}))
+    with pytest.raises(svr.PluginError, match=r"Least confidence \(min_confidence\).*0 to 1"):
+        svr.Settings.load(path)
+    for edge in (0, 1):
+        assert svr.Settings(min_confidence=edge).check().min_confidence == edge
+
+
+def test_min_confidence_reaches_the_local_run_and_the_server_request(monkeypatch, tmp_path):
+    from sonicvision.server import pipeline
+    from sonicvision.server.service.client import SonicVisionClient
+    from sonicvision.server.service.wire import options_from_message
+
+    seen = []
+    monkeypatch.setattr(pipeline, "run", lambda *a, **k: seen.append(a[3]) or 1 / 0)
+    settings = svr.Settings(min_confidence=0.35, guide_audio="off")
+    with pytest.raises(ZeroDivisionError):
+        svr.run_local(settings, tmp_path / "cut.otio", tmp_path, progress=None)
+    assert seen[0].min_confidence == 0.35 and seen[0].guide_audio == "off"
+
+    sent = []
+
+    def submit(self, **kwargs):
+        sent.append(kwargs["options"])
+        raise svr.PluginError("stop here")
+
+    monkeypatch.setattr(SonicVisionClient, "submit", submit)
+    exported = tmp_path / "cut.otio"
+    exported.write_text("{}")
+    remote = dataclasses.replace(settings, server="127.0.0.1:1")
+    with pytest.raises(svr.PluginError, match="stop here"):
+        svr.run_remote(remote, exported, tmp_path, progress=None)
+    (message,) = sent
+    assert message.HasField("min_confidence") and message.min_confidence == 0.35
+    assert options_from_message(message)[0].min_confidence == 0.35
+
+
 class FakeItem:
     def __init__(self, props: dict) -> None:
         self.__dict__.update({"Text": "", "Checked": False, "CurrentIndex": 0, **props})
@@ -528,6 +570,8 @@ def test_dialog_choices_are_used_and_saved(monkeypatch, tmp_path):
             items["Pass"].CurrentIndex = 2
             assert items["GuideAudio"].options == ["auto", "off", "only"]
             items["GuideAudio"].CurrentIndex = 1
+            assert items["MinConfidence"].Text == "0"  # the saved value, shown
+            items["MinConfidence"].Text = " 0.5 "
             items["Prefix"].Text = "FX:"
             items["NewTimeline"].Checked = True
             window.On.Run.Clicked(None)
@@ -553,9 +597,48 @@ def test_dialog_choices_are_used_and_saved(monkeypatch, tmp_path):
         True,
     )
     assert chosen.guide_audio == "off" and svr._options(chosen).guide_audio == "off"
+    assert chosen.min_confidence == 0.5 and svr._options(chosen).min_confidence == 0.5
     saved = json.loads(Path(svr.settings_path()).read_text())
     assert saved["server"] == "gpu-box:50051" and saved["job_pass"] == "render"
+    assert saved["min_confidence"] == 0.5
     assert bmd.windows[-1].items["Text"].Text == "done"  # the result is shown
+
+
+@pytest.mark.parametrize(
+    ("typed", "says"),
+    [
+        ("half", "Least confidence 'half' is not a number"),
+        ("1.2", "Least confidence 1.2 is outside 0 to 1"),
+    ],
+)
+def test_dialog_bad_least_confidence_is_named_and_nothing_runs(monkeypatch, typed, says):
+    def editor(window):
+        if window.props["ID"] == "SVFoley":
+            window.items["MinConfidence"].Text = typed
+            window.On.Run.Clicked(None)
+        else:
+            window.On.OK.Clicked(None)
+
+    monkeypatch.setattr(svr, "run", lambda *a, **k: pytest.fail("ran with a bad confidence"))
+    fusion = types.SimpleNamespace(UIManager=FakeUI())
+    bmd = FakeBmd(editor)
+    fake, lines = Resolve(), []
+    assert svr.main([], resolve=fake, fusion=fusion, bmd=bmd, write=lines.append) == 2
+    assert lines[-1].startswith(says) and bmd.windows[-1].items["Text"].Text == lines[-1]
+    assert fake.rec.calls == [] and not Path(svr.settings_path()).exists()
+
+
+def test_min_confidence_flag_overrides_the_saved_settings(monkeypatch, tmp_path):
+    svr.Settings(min_confidence=0.2).save()
+    seen = []
+    monkeypatch.setattr(
+        svr, "run", lambda r, s, write=print: seen.append(s) or svr.Outcome(True, "")
+    )
+    assert svr.main(["--min-confidence", "0.7"], resolve=Resolve(), write=lambda t: None) == 0
+    assert seen[-1].min_confidence == 0.7
+    lines = []
+    assert svr.main(["--min-confidence", "2"], resolve=Resolve(), write=lines.append) == 2
+    assert "Least confidence (min_confidence) is 2.0" in lines[-1] and len(seen) == 1
 
 
 def test_dialog_cancel_changes_nothing(monkeypatch):

@@ -62,6 +62,7 @@ function wire(doc, run, storage, secrets = tokenStore(null)) {
   $("pass").value = saved.pass || "foley";
   $("prefix").value = saved.markerPrefix === undefined ? "SFX:" : saved.markerPrefix;
   $("guide").value = saved.guideAudio || "auto";
+  $("confidence").value = saved.minConfidence === undefined ? "0" : String(saved.minConfidence);
   $("token").value = "";
   const ready = (async () => {
     if (plaintext) await secrets.save(plaintext);
@@ -83,6 +84,7 @@ function wire(doc, run, storage, secrets = tokenStore(null)) {
         pass: $("pass").value,
         markerPrefix: $("prefix").value,
         guideAudio: $("guide").value,
+        minConfidence: $("confidence").value,
         token: $("token").value,
       };
       const options = readOptions(raw);

@@ -65,6 +65,28 @@ Progress = Callable[[str, int, int], None]
 # -- settings -------------------------------------------------------------------------------
 
 
+def _is_confidence(value: Any) -> bool:
+    """A number in [0, 1]; JSON settings can hold anything, and a bool is not a confidence."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) and 0.0 <= value <= 1.0
+
+
+def read_confidence(text: str) -> float:
+    """The dialog's "Least confidence" box as a number; empty is 0 (every impact cue)."""
+    text = str(text).strip()
+    try:
+        value = float(text) if text else 0.0
+    except ValueError:
+        raise PluginError(
+            f"Least confidence {text!r} is not a number: give one from 0 to 1 (0 keeps every "
+            "impact cue)."
+        ) from None
+    if not _is_confidence(value):
+        raise PluginError(f"Least confidence {text} is outside 0 to 1 (0 keeps every impact cue).")
+    return value
+
+
 def config_dir() -> Path:
     """Where the saved dialog choices live, per OS."""
     if sys.platform == "win32":
@@ -95,6 +117,7 @@ class Settings:
     seed: int = 0
     cue_markers: bool = True
     guide_audio: str = "auto"  # the clips' production sound confirms and places cues
+    min_confidence: float = 0.0  # impact cues less likely than this (after the guide) left out
     path_maps: list[str] = field(default_factory=list)
     timeout_s: float = 3600.0
 
@@ -104,6 +127,11 @@ class Settings:
         if self.guide_audio not in GUIDE_AUDIO:
             raise PluginError(
                 f"Unknown guide audio {self.guide_audio!r}: choose one of {', '.join(GUIDE_AUDIO)}."
+            )
+        if not _is_confidence(self.min_confidence):
+            raise PluginError(
+                f"Least confidence (min_confidence) is {self.min_confidence!r}: "
+                "give a number from 0 to 1 (0 keeps every impact cue)."
             )
         if self.send not in ("bytes", "path"):
             raise PluginError(f"Unknown send mode {self.send!r}: 'bytes' or 'path'.")
@@ -481,6 +509,7 @@ def _options(settings: Settings):
         path_maps=list(settings.path_maps),
         cue_markers=settings.cue_markers,
         guide_audio=settings.guide_audio,
+        min_confidence=float(settings.min_confidence),
     )
 
 
@@ -746,6 +775,18 @@ def ask_settings(fusion: Any, bmd: Any, settings: Settings) -> Settings | None:
                 ),
                 ui.HGroup(
                     [
+                        ui.Label({"Text": "Least confidence (0-1)", **label}),
+                        ui.LineEdit(
+                            {
+                                "ID": "MinConfidence",
+                                "Text": f"{settings.min_confidence:g}",
+                                "PlaceholderText": "0: every impact cue",
+                            }
+                        ),
+                    ]
+                ),
+                ui.HGroup(
+                    [
                         ui.Label({"Text": "Marker prefix", **label}),
                         ui.LineEdit({"ID": "Prefix", "Text": settings.marker_prefix}),
                     ]
@@ -782,6 +823,7 @@ def ask_settings(fusion: Any, bmd: Any, settings: Settings) -> Settings | None:
             tls_ca=str(items["TlsCa"].Text).strip(),
             job_pass=PASSES[int(items["Pass"].CurrentIndex)],
             guide_audio=GUIDE_AUDIO[int(items["GuideAudio"].CurrentIndex)],
+            min_confidence=str(items["MinConfidence"].Text),
             marker_prefix=str(items["Prefix"].Text),
             new_timeline=bool(items["NewTimeline"].Checked),
         )
@@ -796,7 +838,11 @@ def ask_settings(fusion: Any, bmd: Any, settings: Settings) -> Settings | None:
     win.Show()
     dispatcher.RunLoop()
     win.Hide()
-    return replace(settings, **chosen).check() if chosen else None
+    if not chosen:
+        return None
+    # Read after the loop: an error raised in a UI callback would not reach the editor.
+    chosen["min_confidence"] = read_confidence(chosen["min_confidence"])
+    return replace(settings, **chosen).check()
 
 
 def show_message(fusion: Any, bmd: Any, text: str) -> None:
@@ -876,6 +922,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--marker-prefix")
     p.add_argument("--new-timeline", action="store_true", default=None)
     p.add_argument("--guide-audio", choices=GUIDE_AUDIO, help="production sound as a guide")
+    p.add_argument(
+        "--min-confidence",
+        type=float,
+        help="leave out impact cues below this calibrated confidence, 0..1 (0: every cue)",
+    )
     p.add_argument("--no-dialog", action="store_true", help="do not ask, use the settings")
     return p
 
@@ -903,6 +954,7 @@ def main(
                 "marker_prefix",
                 "new_timeline",
                 "guide_audio",
+                "min_confidence",
             )
             if getattr(args, k) is not None
         }

@@ -15,6 +15,7 @@ const FORMATS = {
   otio: { suffix: ".otio", adapter: "otio_json" },
   fcp_xml: { suffix: ".xml", adapter: "fcp_xml" },
 };
+const DECIMAL = /^(\d+\.?\d*|\.\d+)$/; // 0.5, .5, 1 (no signs, exponents or hex)
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -66,7 +67,26 @@ function isLoopback(serverUrl) {
   return LOOPBACK.has(new URL(serverUrl).hostname);
 }
 
-/** The panel's form values, checked: {serverUrl, jobPass, markerPrefix, guideAudio, token}. */
+/**
+ * The "Least confidence" field as a number in [0, 1] (the CLI's --min-confidence): impact cues
+ * less likely than this are left out. Empty is 0, every impact cue.
+ */
+function readConfidence(value) {
+  const text = value === undefined || value === null ? "" : String(value).trim();
+  const number = text === "" ? 0 : DECIMAL.test(text) ? Number(text) : NaN;
+  if (!(number >= 0 && number <= 1)) {
+    throw badOption(
+      "Least confidence",
+      `${JSON.stringify(text)} is not a number from 0 to 1 (0 keeps every impact cue)`,
+    );
+  }
+  return number;
+}
+
+/**
+ * The panel's form values, checked:
+ * {serverUrl, jobPass, markerPrefix, guideAudio, minConfidence, token}.
+ */
 function readOptions(raw) {
   const pass = String(raw.pass || "foley").toLowerCase();
   if (!(pass in PASSES)) {
@@ -83,6 +103,7 @@ function readOptions(raw) {
     jobPass: pass,
     markerPrefix: prefix,
     guideAudio: guide,
+    minConfidence: readConfidence(raw.minConfidence),
     token: String(raw.token || "").trim(),
   };
 }
@@ -113,6 +134,8 @@ function buildSubmit({ bytes, format, sequenceName, options, idempotencyKey = ""
     options: {
       marker_rule: { prefix: options.markerPrefix },
       guide_audio: GUIDE_AUDIO[options.guideAudio || "auto"],
+      // Always sent, as a JSON number: the proto field is optional, and 0 reads as unset does.
+      min_confidence: options.minConfidence || 0,
       output_format: "OUTPUT_FORMAT_OTIO",
     },
     idempotency_key: idempotencyKey,
@@ -133,6 +156,7 @@ module.exports = {
   toBase64,
   normalizeServerUrl,
   isLoopback,
+  readConfidence,
   readOptions,
   uploadName,
   buildSubmit,

@@ -6,7 +6,7 @@ const { wire, STORE_KEY } = require("../main");
 
 function fakeDocument(values = {}) {
   const elements = {};
-  for (const id of ["run", "progress", "status", "server", "pass", "prefix", "guide", "token"]) {
+  for (const id of ["run", "progress", "status", "server", "pass", "prefix", "guide", "confidence", "token"]) {
     elements[id] = { value: values[id] ?? "", textContent: "", disabled: false, listeners: [] };
     elements[id].addEventListener = (type, fn) => elements[id].listeners.push([type, fn]);
   }
@@ -20,16 +20,18 @@ function fakeStorage(initial) {
 
 test("the form starts from the remembered options", () => {
   const doc = fakeDocument();
-  wire(doc, async () => ({}), fakeStorage({ server: "http://localhost:9000", pass: "render", markerPrefix: "", guideAudio: "off" }));
+  wire(doc, async () => ({}), fakeStorage({ server: "http://localhost:9000", pass: "render", markerPrefix: "", guideAudio: "off", minConfidence: "0.4" }));
   assert.equal(doc.elements.server.value, "http://localhost:9000");
   assert.equal(doc.elements.pass.value, "render");
   assert.equal(doc.elements.prefix.value, ""); // an empty prefix is a choice, kept
   assert.equal(doc.elements.guide.value, "off");
+  assert.equal(doc.elements.confidence.value, "0.4");
   const fresh = fakeDocument();
   wire(fresh, async () => ({}), fakeStorage());
   assert.equal(fresh.elements.server.value, "http://127.0.0.1:50052");
   assert.equal(fresh.elements.prefix.value, "SFX:");
   assert.equal(fresh.elements.guide.value, "auto");
+  assert.equal(fresh.elements.confidence.value, "0");
 });
 
 test("the button runs with the form's options, shows progress and the summary", async () => {
@@ -50,6 +52,7 @@ test("the button runs with the form's options, shows progress and the summary", 
   doc.elements.pass.value = "analyze";
   doc.elements.prefix.value = "FX:";
   doc.elements.guide.value = "only";
+  doc.elements.confidence.value = "0.5";
   await click();
   assert.deepEqual(seen, [
     {
@@ -57,6 +60,7 @@ test("the button runs with the form's options, shows progress and the summary", 
       jobPass: "analyze",
       markerPrefix: "FX:",
       guideAudio: "only",
+      minConfidence: 0.5,
       token: "",
     },
   ]);
@@ -64,17 +68,25 @@ test("the button runs with the form's options, shows progress and the summary", 
   assert.equal(doc.elements.run.disabled, false);
   assert.equal(JSON.parse(storage.data.get(STORE_KEY)).pass, "analyze");
   assert.equal(JSON.parse(storage.data.get(STORE_KEY)).guideAudio, "only");
+  assert.equal(JSON.parse(storage.data.get(STORE_KEY)).minConfidence, "0.5");
 });
 
 test("a bad option or a failed run shows one sentence and re-enables the button", async () => {
   const doc = fakeDocument();
   let runs = 0;
-  const click = wire(doc, async () => { runs += 1; throw new Error("boom"); }, fakeStorage());
+  const storage = fakeStorage();
+  const click = wire(doc, async () => { runs += 1; throw new Error("boom"); }, storage);
   doc.elements.server.value = "http://gpu.example:50052";
   await click();
   assert.equal(runs, 0);
   assert.match(doc.elements.status.textContent, /^Server: plain http only reaches this machine/);
   doc.elements.server.value = "";
+  doc.elements.confidence.value = "2";
+  await click();
+  assert.equal(runs, 0);
+  assert.match(doc.elements.status.textContent, /^Least confidence: "2" is not a number from 0 to 1/);
+  assert.equal(storage.data.get(STORE_KEY), undefined); // a refused form is not remembered
+  doc.elements.confidence.value = "";
   await click();
   assert.equal(runs, 1);
   assert.equal(doc.elements.status.textContent, "SonicVision stopped on an unexpected error: boom");

@@ -34,6 +34,7 @@ test("options are checked", () => {
     jobPass: "render",
     markerPrefix: "FX:",
     guideAudio: "auto",
+    minConfidence: 0,
     token: "t",
   });
   assert.equal(request.readOptions({}).markerPrefix, "SFX:");
@@ -41,6 +42,20 @@ test("options are checked", () => {
   assert.throws(() => request.readOptions({ pass: "mix" }), /Pass: choose one of foley/);
   assert.equal(request.readOptions({ guideAudio: "Only" }).guideAudio, "only");
   assert.throws(() => request.readOptions({ guideAudio: "loud" }), /Guide audio: choose one of auto, off, only/);
+});
+
+test("least confidence is a number from 0 to 1, empty is 0", () => {
+  for (const [typed, value] of [["", 0], [" 0.5 ", 0.5], [".25", 0.25], ["1", 1], ["0", 0], [0.7, 0.7]]) {
+    assert.equal(request.readOptions({ minConfidence: typed }).minConfidence, value, JSON.stringify(typed));
+  }
+  assert.equal(request.readOptions({}).minConfidence, 0);
+  for (const bad of ["1.5", "-0.1", "half", "0,5", "0x1", "1e-1", "NaN", "Infinity"]) {
+    assert.throws(
+      () => request.readOptions({ minConfidence: bad }),
+      (err) => err instanceof PanelError && err.message === `Least confidence: "${bad}" is not a number from 0 to 1 (0 keeps every impact cue)`,
+      bad,
+    );
+  }
 });
 
 test("the submit JSON mirrors SubmitJobRequest", () => {
@@ -57,10 +72,13 @@ test("the submit JSON mirrors SubmitJobRequest", () => {
     options: {
       marker_rule: { prefix: "SFX:" },
       guide_audio: "GUIDE_AUDIO_AUTO",
+      min_confidence: 0,
       output_format: "OUTPUT_FORMAT_OTIO",
     },
     idempotency_key: "",
   });
+  const surer = request.readOptions({ minConfidence: "0.5" });
+  assert.equal(request.buildSubmit({ bytes, format: "otio", options: surer }).options.min_confidence, 0.5);
   for (const [mode, name] of Object.entries(request.GUIDE_AUDIO)) {
     const guided = request.readOptions({ guideAudio: mode });
     assert.equal(request.buildSubmit({ bytes, format: "otio", options: guided }).options.guide_audio, name);
@@ -73,6 +91,9 @@ test("the submit JSON mirrors SubmitJobRequest", () => {
   const guideEnum = proto.slice(proto.indexOf("enum GuideAudio"), proto.indexOf("}", proto.indexOf("enum GuideAudio")));
   for (const name of Object.values(request.GUIDE_AUDIO)) assert.match(guideEnum, new RegExp(`\\b${name} = \\d+;`));
   assert.match(proto, /GuideAudio guide_audio = \d+;/);
+  // min_confidence: a JSON number the HTTP face parses into FoleyOptions' optional double.
+  const foley = proto.slice(proto.indexOf("message FoleyOptions"), proto.indexOf("\n}", proto.indexOf("message FoleyOptions")));
+  assert.match(foley, /\boptional double min_confidence = \d+;/);
   const xml = request.buildSubmit({ bytes, format: "fcp_xml", sequenceName: "A/B", options });
   assert.equal(xml.upload.filename, "A_B.xml");
   assert.equal(xml.upload.format, "fcp_xml");
