@@ -238,3 +238,43 @@ def test_rolling_credits_are_no_cue():
     without = _detect(frames, 24.0, NO_PASSBY)
     runs = _continuous(without, 0)
     assert any(m == "pass-by" and b - a >= 36 for a, b, m in runs), "no longer shows it"
+
+
+# --- generated counterparts of the flow impact rules (no generated case existed) -------------
+
+
+def _block_moving(size: tuple[int, int], path, frames: int = 30) -> np.ndarray:
+    """A textured block ``size`` (w, h) at ``path(t)`` (its corner) on a textured ground."""
+    rng = np.random.default_rng(4)
+    ground = cv2.GaussianBlur(rng.integers(40, 220, (144, 256, 3), dtype=np.uint8), (0, 0), 1.5)
+    w, h = size
+    block = cv2.GaussianBlur(rng.integers(0, 255, (h, w, 3), dtype=np.uint8), (0, 0), 1.5)
+    out = []
+    for t in range(frames):
+        picture = ground.copy()
+        x, y = path(t)
+        picture[y : y + h, x : x + w] = block
+        out.append(picture)
+    return np.stack(out)
+
+
+def test_generated_a_large_region_halting_is_no_impact_a_small_one_is():
+    """Generated: a block 90 x 70 (17% of the frame; a close-up head) glides right and halts
+    at frame 15: turned down; the same motion of a 30 x 24 block (2%) is an impact."""
+    large = _block_moving((90, 70), lambda t: (20 + 6 * min(t, 15), 30))
+    shipped = _detect(large, 24.0)
+    assert not _impacts(shipped, 0) and _verdicts(shipped, 0) == {15: "large region"}
+    assert _impacts(_detect(large, 24.0, NO_REGION), 0) == [15], "no longer shows the rule"
+    small = _block_moving((30, 24), lambda t: (20 + 6 * min(t, 15), 30))
+    assert _impacts(_detect(small, 24.0), 0) == [15]
+
+
+def test_generated_a_jerk_without_an_approach_is_no_impact_a_steady_arrival_is():
+    """Generated: a block at rest jumps 8 px a frame for two frames and halts at 15 (a
+    gesture that starts and stops): turned down; three frames of arrival are an impact."""
+    jerk = _block_moving((40, 30), lambda t: (60 + 8 * min(max(t - 13, 0), 2), 60))
+    shipped = _detect(jerk, 24.0)
+    assert not _impacts(shipped, 0) and _verdicts(shipped, 0) == {15: "no steady approach"}
+    assert _impacts(_detect(jerk, 24.0, NO_APPROACH), 0) == [15], "no longer shows the rule"
+    steady = _block_moving((40, 30), lambda t: (60 + 8 * min(max(t - 12, 0), 3), 60))
+    assert _impacts(_detect(steady, 24.0), 0) == [15]
