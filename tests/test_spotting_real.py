@@ -25,6 +25,7 @@ from sonicvision.server.detect.calibration import (
     fit_logistic,
 )
 from sonicvision.server.detect.motion import MotionConfig, MotionDetector
+from sonicvision.server.frames import read_frames
 from sonicvision.server.synthetic_scenes import ObjectSpec, SceneSpec, render_frames
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "media"
@@ -369,3 +370,48 @@ def test_a_small_object_meeting_what_moved_already_is_no_impact(monkeypatch):
     for frames, fps in ((nodding, 24.0), (car, rate)):
         det = MotionDetector(OFF, threads=1).detect(frames, fps)
         assert [iv for iv in det.intervals if not iv.continuous], "no longer shows the rule"
+
+
+# --- a small object's flight leaves the place it was at (objects._left) --------------------
+
+
+def _flickers_in_a_row(rate: float = 10.0, frames: int = 30) -> np.ndarray:
+    """Small patches in a row across a still picture, each flickering on every frame (a
+    sign, leaves, compression noise), and one at the row's end that changes every other
+    frame: linked frame to frame they look like one object flying along the row and coming
+    to rest at its end. Nothing flies."""
+    rng = np.random.default_rng(3)
+    bg = cv2.GaussianBlur(rng.integers(60, 200, (144, 256, 3), dtype=np.uint8), (0, 0), 1.5)
+    row = [(60, 110), (100, 88), (140, 66), (180, 44)]
+    out = []
+    for t in range(frames):
+        im = bg.copy()
+        for i, (x, y) in enumerate(row):
+            shade = 30 if (t + i) % 2 else 230
+            cv2.circle(im, (x, y), 5, (shade, shade, shade), -1)
+        shade = 30 if (t // 2) % 2 else 230
+        cv2.circle(im, (220, 22), 5, (shade, shade, shade), -1)
+        out.append(im)
+    return np.stack(out)
+
+
+def _small_contacts(frames: np.ndarray, rate: float) -> list[int]:
+    det = MotionDetector(OFF, threads=1).detect(frames, rate)
+    return [c.onset for c in det.candidates if c.source == SMALL]
+
+
+def test_changes_that_stay_put_are_no_flying_object(monkeypatch):
+    # vtest.avi 715-759 (walkers seen from above, 10 fps): small changes that stay where
+    # they are, in a line across the picture, were linked into "flights" that started at
+    # the same place every frame and "stopped" at frames 740 and 743; and the generated
+    # row of flickering patches. A thing that flies leaves its place.
+    first, rate = 715, 10.0
+    vtest = read_frames(MEDIA / "vtest.avi", first, 45)  # as the pipeline reads it
+    flicker = _flickers_in_a_row()
+    assert not _small_contacts(vtest, rate)
+    assert not _small_contacts(flicker, 10.0)
+    monkeypatch.setattr(objects, "_left", lambda *a: True)
+    assert [first + t for t in _small_contacts(vtest, rate) if 738 <= first + t <= 745], (
+        "the excerpt no longer shows the problem"
+    )
+    assert _small_contacts(flicker, 10.0), "the generated scene no longer shows the problem"

@@ -252,10 +252,7 @@ def contacts(blobs: list[Blobs], rate: float, width: int, height: int) -> list[C
             v1, v2, v3 = steps[k - 2], steps[k - 1], steps[k]
             s1, s2 = float(np.hypot(*v1)), float(np.hypot(*v2))
             t, b = tr.points[k]
-            if not all(
-                _steady(steps[j - 1], steps[j], max(least, _FAST * b.size))
-                for j in range(k - _FLIGHT + 1, k)
-            ):
+            if not _flew(tr, steps, blobs, k, max(least, _FAST * b.size)):
                 continue
             loss = float(np.hypot(*(v3 - v2))) / s2
             if float(v3 @ v2) / s2 > 0.3 * s2 or loss < 0.6:
@@ -270,10 +267,7 @@ def contacts(blobs: list[Blobs], rate: float, width: int, height: int) -> list[C
         if len(steps) >= _FLIGHT:
             v1, v2 = steps[-2], steps[-1]
             b, last = tr.points[-1][1], tr.position(-1)
-            if all(
-                _steady(steps[j - 1], steps[j], max(least, _FAST * b.size))
-                for j in range(len(steps) - _FLIGHT + 1, len(steps))
-            ):
+            if _flew(tr, steps, blobs, len(steps), max(least, _FAST * b.size)):
                 s2 = float(np.hypot(*v2))
                 rest = _settled_near(blobs, tr.end() + 1, last + v2, b, 0.75 * s2 + b.size)
                 # Not the background it uncovered (a settled blob where it was).
@@ -314,6 +308,8 @@ def _struck(
         return None
     if len(steps) >= 2 and not _steady(steps[-2], v, max(least, _FAST * b.size)):
         return None
+    if not all(_left(tr, blobs, j) for j in range(max(0, len(steps) - 2), len(steps))):
+        return None
     if len(steps) < 2:
         # One step is no flight unless it came from outside the view (two blobs linked
         # mid-frame are as often a hand and an ear), and it is no one object when it is
@@ -351,6 +347,29 @@ def _still_before(before: Blobs, at: np.ndarray, reach: float, like: Blob) -> bo
     already (a talking face, a crowd) then: the object went behind or over it as easily as
     it struck it. A thing struck starts to move with the blow."""
     return before.region_at(at[0], at[1], reach) <= _STRUCK_REGION * like.area
+
+
+def _flew(tr: _Track, steps: list[np.ndarray], blobs: list[Blobs], k: int, least: float) -> bool:
+    """Did the track fly up to its point ``k``: its last ``_FLIGHT`` steps alike and each
+    longer than ``least`` (see ``_steady``), each leaving the place it started from?"""
+    window = range(k - _FLIGHT, k)
+    if not all(_steady(steps[j - 1], steps[j], least) for j in window[1:]):
+        return False
+    return all(_left(tr, blobs, j) for j in window)
+
+
+def _left(tr: _Track, blobs: list[Blobs], j: int) -> bool:
+    """Did the object of step ``j`` leave the place it was at? A thing that flies on leaves
+    no mover behind (three-frame differencing: where it was, only the background it
+    uncovered changes). Something still changing there on the next frame (alike or not: a
+    flicker alternates) is a source of change that stays put (a flicker, a sign, a head
+    bobbing in a crowd): the track jumped from it to another such place, as it does every
+    frame from the same places, and no object flew."""
+    (_, was), (t, now) = tr.points[j], tr.points[j + 1]
+    for m in blobs[t].movers:
+        if m is not now and np.hypot(m.x - was.x, m.y - was.y) <= was.size:
+            return False
+    return True
 
 
 def _steady(v1: np.ndarray, v2: np.ndarray, least: float) -> bool:
