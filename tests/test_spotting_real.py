@@ -415,3 +415,34 @@ def test_changes_that_stay_put_are_no_flying_object(monkeypatch):
         "the excerpt no longer shows the problem"
     )
     assert _small_contacts(flicker, 10.0), "the generated scene no longer shows the problem"
+
+
+# --- a small object that stops where there is nothing to meet (MotionConfig.contact_ground) -
+
+
+def _pointer(frames: int = 30, stop: int = 14) -> np.ndarray:
+    """A screen recording: a small pointer glides across a plain dark page, decelerating
+    abruptly to rest mid-page at frame ``stop``, next to nothing."""
+    out = []
+    for t in range(frames):
+        im = np.full((144, 256, 3), 12, np.uint8)
+        cv2.putText(im, "Hello", (20, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (200, 200, 200), 2)
+        x = 40 + 12 * min(t, stop - 1) + (7 if t >= stop else 0)
+        cv2.rectangle(im, (x, 94), (x + 3, 101), (190, 190, 190), -1)
+        out.append(im)
+    return np.stack(out)
+
+
+def test_a_small_thing_stopping_over_a_plain_ground_is_no_impact():
+    # movie-hello.mp4 (a screen recording, 30 fps): the text cursor glides over the black
+    # page and stops at frame 36 (1.2 s); and a generated pointer. Nothing was struck.
+    first = 20
+    screen = read_frames(MEDIA / "movie-hello.mp4", first, 40)
+    without = MotionConfig(contact_ground=0.0)
+    for frames, rate, at in ((screen, 30.0, 36 - first), (_pointer(), 30.0, 14)):
+        det = MotionDetector(threads=1).detect(frames, rate)
+        assert not [iv for iv in det.intervals if not iv.continuous]
+        assert det.rejected.get("nothing to strike", 0) >= 1
+        before = MotionDetector(without, threads=1).detect(frames, rate)
+        onsets = [iv.onset for iv in before.intervals if not iv.continuous]
+        assert any(abs(o - at) <= 1 for o in onsets), ("no longer shows the rule", onsets)

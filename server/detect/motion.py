@@ -126,6 +126,11 @@ class MotionConfig:
     min_confidence: float = 0.0
     # Small fast objects, tracked as blobs of change where the flow cannot follow (objects.py).
     small_objects: bool = True
+    # A small object that bounces or comes to rest where the picture around it was flat
+    # (grey levels' spread under this) met nothing: empty space, a screen's pointer over a
+    # plain background. Big Buck Bunny's two true ones met ground spreading 19; the text
+    # cursor of movie-hello.mp4 0.
+    contact_ground: float = 2.0
     periodic_reversals: int = 3  # a place that reverses this often in +-0.5 s flaps
     passby_area: float = 0.008  # a pass-by is a large object: this much of the frame moving ...
     passby_speed: float = 0.5  # ... crossing fast (widths/s): close to the camera

@@ -64,6 +64,10 @@ class Blob:
     y: float
     area: float
     level: float  # mean grey level of the frame over the blob
+    # How much the picture varies (grey levels' standard deviation) around the blob, one
+    # size each side, over what did not change, the frame before (camera-aligned): a flat
+    # ground there is empty space, nothing to strike.
+    ground: float = 255.0
 
     @property
     def size(self) -> float:
@@ -107,6 +111,7 @@ class Contact:
     periodic: bool  # the track reversed more than once within half a second
     speed: float = 0.0  # arrival speed, frame widths per second
     size: float = 0.0  # the object's size (square root of its area), of the frame's width
+    ground: float = 255.0  # how much the picture varies where it met (see Blob.ground)
 
 
 def find_blobs(
@@ -132,8 +137,9 @@ def find_blobs(
     whole = cv2.morphologyEx((came | stays).view(np.uint8), cv2.MORPH_CLOSE, _KERNEL)
     _, around, stats, _ = cv2.connectedComponentsWithStats(whole, connectivity=8)
     extent = stats[:, cv2.CC_STAT_AREA]
-    movers = _blobs(came & stays, cur, w, h, around, extent)
-    settled = _blobs(came & ~stays, cur, w, h, around, extent)
+    still = (seen_prev, came | stays)
+    movers = _blobs(came & stays, cur, still, around, extent)
+    settled = _blobs(came & ~stays, cur, still, around, extent)
     return Blobs(movers, settled, _extent_map(around, extent))
 
 
@@ -165,8 +171,15 @@ def _above_noise(diff: np.ndarray, margin: int) -> np.ndarray:
 
 
 def _blobs(
-    mask: np.ndarray, gray: np.ndarray, w: int, h: int, around: np.ndarray, extent: np.ndarray
+    mask: np.ndarray,
+    gray: np.ndarray,
+    still: tuple[np.ndarray, np.ndarray],
+    around: np.ndarray,
+    extent: np.ndarray,
 ) -> tuple[Blob, ...]:
+    """The blobs of ``mask`` that are small things apart. ``still``: the frame before, and
+    where anything changed (to read the ground around each blob, see ``Blob.ground``)."""
+    h, w = gray.shape
     mask = cv2.morphologyEx(mask.view(np.uint8), cv2.MORPH_CLOSE, _KERNEL)
     count, labels, stats, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)
     least, most = _MIN_AREA * w * h, _MAX_AREA * w * h
@@ -182,12 +195,26 @@ def _blobs(
         if extent[int(np.bincount(whole).argmax())] > _APART * area:
             continue
         level = float(gray[y0 : y0 + bh, x0 : x0 + bw][inside].mean())
-        out.append(Blob(float(centroids[k][0]), float(centroids[k][1]), float(area), level))
+        x, y = float(centroids[k][0]), float(centroids[k][1])
+        ground = _ground(still, x0, y0, bw, bh, int(np.ceil(np.sqrt(area))))
+        out.append(Blob(x, y, float(area), level, ground))
     out.sort(key=lambda b: -b.area)
     return tuple(out[:_MAX_BLOBS])
 
 
 _KERNEL = np.ones((3, 3), np.uint8)
+
+
+def _ground(
+    still: tuple[np.ndarray, np.ndarray], x0: int, y0: int, bw: int, bh: int, pad: int
+) -> float:
+    """The spread of grey levels over what did not change around a blob's box (``pad``
+    pixels each side) in the frame before: the ground it is over, the object left out
+    wherever it was or went."""
+    before, changed = still
+    box = np.s_[max(0, y0 - pad) : y0 + bh + pad, max(0, x0 - pad) : x0 + bw + pad]
+    ground = before[box][~changed[box]]
+    return float(ground.std()) if ground.size >= bw * bh else 255.0
 
 
 @dataclass
@@ -261,7 +288,8 @@ def contacts(blobs: list[Blobs], rate: float, width: int, height: int) -> list[C
             conf = 0.4 + 0.3 * min(1.0, (loss - 0.6) / 1.0) + 1.5 * (steady - 0.8)
             periodic = _reverses(steps, k, rate)
             x, y, size = b.x / width, b.y / height, b.size / width
-            out.append(Contact(t, _unit(conf), x, y, "bounce", periodic, s2 / width * rate, size))
+            speed = s2 / width * rate
+            out.append(Contact(t, _unit(conf), x, y, "bounce", periodic, speed, size, b.ground))
         # A track that ends without its last point being a turn may have stopped there: its
         # object at rest shows as a settled blob one frame on, a step ahead.
         if len(steps) >= _FLIGHT:
@@ -277,7 +305,8 @@ def contacts(blobs: list[Blobs], rate: float, width: int, height: int) -> list[C
                     x, y = rest.x / width, rest.y / height
                     conf = _unit(0.5 + 1.5 * (steady - 0.8))
                     speed, size = s2 / width * rate, b.size / width
-                    out.append(Contact(tr.end() + 1, conf, x, y, "stop", periodic, speed, size))
+                    t = tr.end() + 1
+                    out.append(Contact(t, conf, x, y, "stop", periodic, speed, size, rest.ground))
         struck = _struck(tr, steps, blobs, rate, width, height, least)
         if struck is not None:
             out.append(struck)

@@ -18,6 +18,9 @@ and why (``Detection.rejected``):
   along the arrival direction at ``impact_approach`` of the arrival speed: a gesture that
   starts and stops within a few frames, not a thing that flew or fell into something; flow
   impacts only (small objects are tracked along their path in objects.py).
+* ``nothing to strike``: a small object bounced or came to rest where the picture around
+  it was flat the frame before (``contact_ground``): empty space, or a screen's pointer
+  stopping over a plain background. Nothing there to meet, and nothing that sounds.
 * ``low confidence``: below ``min_confidence``.
 
 Continuous candidates (runs of motion):
@@ -58,6 +61,7 @@ class RejectConfig(Protocol):
     slide_coherence: float
     slide_area: float
     slide_scattered: float
+    contact_ground: float
     impact_region: float
     impact_approach: float
 
@@ -205,6 +209,8 @@ def contact_verdict(ev: Evidence, c: Contact, cfg: RejectConfig) -> str:
         return "transition"
     if c.periodic:
         return "periodic"
+    if c.kind != "struck" and c.ground < cfg.contact_ground:
+        return "nothing to strike"
     if c.confidence < cfg.min_confidence:
         return "low confidence"
     return ""
