@@ -446,3 +446,53 @@ def test_a_small_thing_stopping_over_a_plain_ground_is_no_impact():
         before = MotionDetector(without, threads=1).detect(frames, rate)
         onsets = [iv.onset for iv in before.intervals if not iv.continuous]
         assert any(abs(o - at) <= 1 for o in onsets), ("no longer shows the rule", onsets)
+
+
+# --- a slide's moving area holds steady (MotionConfig.slide_steady) -------------------------
+
+
+def _stepping(rate: float = 25.0, frames: int = 40) -> np.ndarray:
+    """A textured figure that crosses a still picture in steps: it moves on two frames and
+    holds on the third (a gait, a pointer pushed in jerks), from rest to rest mid-frame."""
+    rng = np.random.default_rng(5)
+    bg = cv2.GaussianBlur(rng.integers(40, 220, (144, 256, 3), dtype=np.uint8), (0, 0), 1.5)
+    body = cv2.GaussianBlur(rng.integers(0, 255, (30, 16, 3), dtype=np.uint8), (0, 0), 1.0)
+    out, x = [], 60
+    for t in range(frames):
+        if 8 <= t < 32 and t % 3:
+            x += 5
+        im = bg.copy()
+        im[60:90, x : x + 16] = body
+        out.append(im)
+    return np.stack(out)
+
+
+def _slides(frames: np.ndarray, rate: float, cfg: MotionConfig) -> list[tuple[int, int]]:
+    det = MotionDetector(cfg, threads=1).detect(frames, rate)
+    return [(iv.onset, iv.end) for iv in det.intervals if iv.motion == "slide"]
+
+
+@pytest.mark.parametrize(
+    ("without", "name", "first", "count"),
+    [
+        (dict(slide_steady=np.inf), "vtest.avi", 290, 45),
+        (dict(slide_sustained=0.0), "movie-hello.ogg", 200, 40),
+    ],
+    ids=["walkers: an area that swings", "a pointer: jerks with still frames"],
+)
+def test_walkers_and_a_jerky_pointer_are_no_slide(without, name, first, count):
+    # vtest.avi 290-334 (walkers seen from afar, 10 fps: "slides" at 304-316 and 319-321:
+    # their moving area swings 1.2-1.8 times its median from frame to frame) and
+    # movie-hello.ogg 200-239 (the mouse pointer crossing the screen at 7.14-7.47 s,
+    # moving on 6 of its 10 frames). Neither slides against anything.
+    frames = read_frames(MEDIA / name, first, count)
+    info_rate = 10.0 if name == "vtest.avi" else 30000 / 1001
+    assert not _slides(frames, info_rate, MotionConfig())
+    assert _slides(frames, info_rate, MotionConfig(**without)), "no longer shows the rule"
+
+
+def test_a_figure_moving_in_steps_is_no_slide():
+    frames = _stepping()
+    assert not _slides(frames, 25.0, MotionConfig())
+    off = MotionConfig(slide_steady=np.inf, slide_sustained=0.0)
+    assert _slides(frames, 25.0, off), "the scene no longer shows the rules"

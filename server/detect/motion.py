@@ -139,6 +139,12 @@ class MotionConfig:
     # A slide moving in separate places (8 x 6 grid) on more of its frames than this is several
     # things (vtest's walkers: 0.51); the generated scenes' slides: <= 0.17.
     slide_scattered: float = 0.3
+    # A slide's moving area holds from frame to frame: its median change under this share of
+    # its median; and it moves on this share of its frames at least (gaps bridged). Generated
+    # slides: changes 0.02-0.28, moving on >= 0.82; vtest's walkers change 1.2-1.8, the
+    # mouse pointer of movie-hello.ogg moves on 0.6.
+    slide_steady: float = 0.5
+    slide_sustained: float = 0.75
     # A flow impact's regions moving over more of the frame than this are a body, a face or a
     # close-up turning, not a thing that hit something. Generated scenes' impacts: <= 0.051;
     # on Big Buck Bunny 11 of 19 false flow impacts were larger.
