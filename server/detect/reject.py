@@ -73,7 +73,7 @@ class RejectConfig(Protocol):
 
 
 class Evidence(Protocol):
-    """Per-frame arrays of one shot (``motion._Evidence``)."""
+    """Per-frame arrays of one shot (``evidence._Evidence``)."""
 
     moving: np.ndarray
     speed: np.ndarray
