@@ -25,6 +25,7 @@ from sonicvision.server.detect.calibration import (
     fit_logistic,
 )
 from sonicvision.server.detect.motion import MotionConfig, MotionDetector
+from sonicvision.server.frames import read_frames
 from sonicvision.server.synthetic_scenes import ObjectSpec, SceneSpec, render_frames
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "media"
@@ -369,3 +370,129 @@ def test_a_small_object_meeting_what_moved_already_is_no_impact(monkeypatch):
     for frames, fps in ((nodding, 24.0), (car, rate)):
         det = MotionDetector(OFF, threads=1).detect(frames, fps)
         assert [iv for iv in det.intervals if not iv.continuous], "no longer shows the rule"
+
+
+# --- a small object's flight leaves the place it was at (objects._left) --------------------
+
+
+def _flickers_in_a_row(rate: float = 10.0, frames: int = 30) -> np.ndarray:
+    """Small patches in a row across a still picture, each flickering on every frame (a
+    sign, leaves, compression noise), and one at the row's end that changes every other
+    frame: linked frame to frame they look like one object flying along the row and coming
+    to rest at its end. Nothing flies."""
+    rng = np.random.default_rng(3)
+    bg = cv2.GaussianBlur(rng.integers(60, 200, (144, 256, 3), dtype=np.uint8), (0, 0), 1.5)
+    row = [(60, 110), (100, 88), (140, 66), (180, 44)]
+    out = []
+    for t in range(frames):
+        im = bg.copy()
+        for i, (x, y) in enumerate(row):
+            shade = 30 if (t + i) % 2 else 230
+            cv2.circle(im, (x, y), 5, (shade, shade, shade), -1)
+        shade = 30 if (t // 2) % 2 else 230
+        cv2.circle(im, (220, 22), 5, (shade, shade, shade), -1)
+        out.append(im)
+    return np.stack(out)
+
+
+def _small_contacts(frames: np.ndarray, rate: float) -> list[int]:
+    det = MotionDetector(OFF, threads=1).detect(frames, rate)
+    return [c.onset for c in det.candidates if c.source == SMALL]
+
+
+def test_changes_that_stay_put_are_no_flying_object(monkeypatch):
+    # vtest.avi 715-759 (walkers seen from above, 10 fps): small changes that stay where
+    # they are, in a line across the picture, were linked into "flights" that started at
+    # the same place every frame and "stopped" at frames 740 and 743; and the generated
+    # row of flickering patches. A thing that flies leaves its place.
+    first, rate = 715, 10.0
+    vtest = read_frames(MEDIA / "vtest.avi", first, 45)  # as the pipeline reads it
+    flicker = _flickers_in_a_row()
+    assert not _small_contacts(vtest, rate)
+    assert not _small_contacts(flicker, 10.0)
+    monkeypatch.setattr(objects, "_left", lambda *a: True)
+    assert [first + t for t in _small_contacts(vtest, rate) if 738 <= first + t <= 745], (
+        "the excerpt no longer shows the problem"
+    )
+    assert _small_contacts(flicker, 10.0), "the generated scene no longer shows the problem"
+
+
+# --- a small object that stops where there is nothing to meet (MotionConfig.contact_ground) -
+
+
+def _pointer(frames: int = 30, stop: int = 14) -> np.ndarray:
+    """A screen recording: a small pointer glides across a plain dark page, decelerating
+    abruptly to rest mid-page at frame ``stop``, next to nothing."""
+    out = []
+    for t in range(frames):
+        im = np.full((144, 256, 3), 12, np.uint8)
+        cv2.putText(im, "Hello", (20, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (200, 200, 200), 2)
+        x = 40 + 12 * min(t, stop - 1) + (7 if t >= stop else 0)
+        cv2.rectangle(im, (x, 94), (x + 3, 101), (190, 190, 190), -1)
+        out.append(im)
+    return np.stack(out)
+
+
+def test_a_small_thing_stopping_over_a_plain_ground_is_no_impact():
+    # movie-hello.mp4 (a screen recording, 30 fps): the text cursor glides over the black
+    # page and stops at frame 36 (1.2 s); and a generated pointer. Nothing was struck.
+    first = 20
+    screen = read_frames(MEDIA / "movie-hello.mp4", first, 40)
+    without = MotionConfig(contact_ground=0.0)
+    for frames, rate, at in ((screen, 30.0, 36 - first), (_pointer(), 30.0, 14)):
+        det = MotionDetector(threads=1).detect(frames, rate)
+        assert not [iv for iv in det.intervals if not iv.continuous]
+        assert det.rejected.get("nothing to strike", 0) >= 1
+        before = MotionDetector(without, threads=1).detect(frames, rate)
+        onsets = [iv.onset for iv in before.intervals if not iv.continuous]
+        assert any(abs(o - at) <= 1 for o in onsets), ("no longer shows the rule", onsets)
+
+
+# --- a slide's moving area holds steady (MotionConfig.slide_steady) -------------------------
+
+
+def _stepping(rate: float = 25.0, frames: int = 40) -> np.ndarray:
+    """A textured figure that crosses a still picture in steps: it moves on two frames and
+    holds on the third (a gait, a pointer pushed in jerks), from rest to rest mid-frame."""
+    rng = np.random.default_rng(5)
+    bg = cv2.GaussianBlur(rng.integers(40, 220, (144, 256, 3), dtype=np.uint8), (0, 0), 1.5)
+    body = cv2.GaussianBlur(rng.integers(0, 255, (30, 16, 3), dtype=np.uint8), (0, 0), 1.0)
+    out, x = [], 60
+    for t in range(frames):
+        if 8 <= t < 32 and t % 3:
+            x += 5
+        im = bg.copy()
+        im[60:90, x : x + 16] = body
+        out.append(im)
+    return np.stack(out)
+
+
+def _slides(frames: np.ndarray, rate: float, cfg: MotionConfig) -> list[tuple[int, int]]:
+    det = MotionDetector(cfg, threads=1).detect(frames, rate)
+    return [(iv.onset, iv.end) for iv in det.intervals if iv.motion == "slide"]
+
+
+@pytest.mark.parametrize(
+    ("without", "name", "first", "count"),
+    [
+        (dict(slide_steady=np.inf), "vtest.avi", 290, 45),
+        (dict(slide_sustained=0.0), "movie-hello.ogg", 200, 40),
+    ],
+    ids=["walkers: an area that swings", "a pointer: jerks with still frames"],
+)
+def test_walkers_and_a_jerky_pointer_are_no_slide(without, name, first, count):
+    # vtest.avi 290-334 (walkers seen from afar, 10 fps: "slides" at 304-316 and 319-321:
+    # their moving area swings 1.2-1.8 times its median from frame to frame) and
+    # movie-hello.ogg 200-239 (the mouse pointer crossing the screen at 7.14-7.47 s,
+    # moving on 6 of its 10 frames). Neither slides against anything.
+    frames = read_frames(MEDIA / name, first, count)
+    info_rate = 10.0 if name == "vtest.avi" else 30000 / 1001
+    assert not _slides(frames, info_rate, MotionConfig())
+    assert _slides(frames, info_rate, MotionConfig(**without)), "no longer shows the rule"
+
+
+def test_a_figure_moving_in_steps_is_no_slide():
+    frames = _stepping()
+    assert not _slides(frames, 25.0, MotionConfig())
+    off = MotionConfig(slide_steady=np.inf, slide_sustained=0.0)
+    assert _slides(frames, 25.0, off), "the scene no longer shows the rules"

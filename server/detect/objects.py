@@ -64,6 +64,10 @@ class Blob:
     y: float
     area: float
     level: float  # mean grey level of the frame over the blob
+    # How much the picture varies (grey levels' standard deviation) around the blob, one
+    # size each side, over what did not change, the frame before (camera-aligned): a flat
+    # ground there is empty space, nothing to strike.
+    ground: float = 255.0
 
     @property
     def size(self) -> float:
@@ -107,6 +111,7 @@ class Contact:
     periodic: bool  # the track reversed more than once within half a second
     speed: float = 0.0  # arrival speed, frame widths per second
     size: float = 0.0  # the object's size (square root of its area), of the frame's width
+    ground: float = 255.0  # how much the picture varies where it met (see Blob.ground)
 
 
 def find_blobs(
@@ -132,8 +137,9 @@ def find_blobs(
     whole = cv2.morphologyEx((came | stays).view(np.uint8), cv2.MORPH_CLOSE, _KERNEL)
     _, around, stats, _ = cv2.connectedComponentsWithStats(whole, connectivity=8)
     extent = stats[:, cv2.CC_STAT_AREA]
-    movers = _blobs(came & stays, cur, w, h, around, extent)
-    settled = _blobs(came & ~stays, cur, w, h, around, extent)
+    still = (seen_prev, came | stays)
+    movers = _blobs(came & stays, cur, still, around, extent)
+    settled = _blobs(came & ~stays, cur, still, around, extent)
     return Blobs(movers, settled, _extent_map(around, extent))
 
 
@@ -165,8 +171,15 @@ def _above_noise(diff: np.ndarray, margin: int) -> np.ndarray:
 
 
 def _blobs(
-    mask: np.ndarray, gray: np.ndarray, w: int, h: int, around: np.ndarray, extent: np.ndarray
+    mask: np.ndarray,
+    gray: np.ndarray,
+    still: tuple[np.ndarray, np.ndarray],
+    around: np.ndarray,
+    extent: np.ndarray,
 ) -> tuple[Blob, ...]:
+    """The blobs of ``mask`` that are small things apart. ``still``: the frame before, and
+    where anything changed (to read the ground around each blob, see ``Blob.ground``)."""
+    h, w = gray.shape
     mask = cv2.morphologyEx(mask.view(np.uint8), cv2.MORPH_CLOSE, _KERNEL)
     count, labels, stats, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)
     least, most = _MIN_AREA * w * h, _MAX_AREA * w * h
@@ -182,12 +195,26 @@ def _blobs(
         if extent[int(np.bincount(whole).argmax())] > _APART * area:
             continue
         level = float(gray[y0 : y0 + bh, x0 : x0 + bw][inside].mean())
-        out.append(Blob(float(centroids[k][0]), float(centroids[k][1]), float(area), level))
+        x, y = float(centroids[k][0]), float(centroids[k][1])
+        ground = _ground(still, x0, y0, bw, bh, int(np.ceil(np.sqrt(area))))
+        out.append(Blob(x, y, float(area), level, ground))
     out.sort(key=lambda b: -b.area)
     return tuple(out[:_MAX_BLOBS])
 
 
 _KERNEL = np.ones((3, 3), np.uint8)
+
+
+def _ground(
+    still: tuple[np.ndarray, np.ndarray], x0: int, y0: int, bw: int, bh: int, pad: int
+) -> float:
+    """The spread of grey levels over what did not change around a blob's box (``pad``
+    pixels each side) in the frame before: the ground it is over, the object left out
+    wherever it was or went."""
+    before, changed = still
+    box = np.s_[max(0, y0 - pad) : y0 + bh + pad, max(0, x0 - pad) : x0 + bw + pad]
+    ground = before[box][~changed[box]]
+    return float(ground.std()) if ground.size >= bw * bh else 255.0
 
 
 @dataclass
@@ -252,10 +279,7 @@ def contacts(blobs: list[Blobs], rate: float, width: int, height: int) -> list[C
             v1, v2, v3 = steps[k - 2], steps[k - 1], steps[k]
             s1, s2 = float(np.hypot(*v1)), float(np.hypot(*v2))
             t, b = tr.points[k]
-            if not all(
-                _steady(steps[j - 1], steps[j], max(least, _FAST * b.size))
-                for j in range(k - _FLIGHT + 1, k)
-            ):
+            if not _flew(tr, steps, blobs, k, max(least, _FAST * b.size)):
                 continue
             loss = float(np.hypot(*(v3 - v2))) / s2
             if float(v3 @ v2) / s2 > 0.3 * s2 or loss < 0.6:
@@ -264,16 +288,14 @@ def contacts(blobs: list[Blobs], rate: float, width: int, height: int) -> list[C
             conf = 0.4 + 0.3 * min(1.0, (loss - 0.6) / 1.0) + 1.5 * (steady - 0.8)
             periodic = _reverses(steps, k, rate)
             x, y, size = b.x / width, b.y / height, b.size / width
-            out.append(Contact(t, _unit(conf), x, y, "bounce", periodic, s2 / width * rate, size))
+            speed = s2 / width * rate
+            out.append(Contact(t, _unit(conf), x, y, "bounce", periodic, speed, size, b.ground))
         # A track that ends without its last point being a turn may have stopped there: its
         # object at rest shows as a settled blob one frame on, a step ahead.
         if len(steps) >= _FLIGHT:
             v1, v2 = steps[-2], steps[-1]
             b, last = tr.points[-1][1], tr.position(-1)
-            if all(
-                _steady(steps[j - 1], steps[j], max(least, _FAST * b.size))
-                for j in range(len(steps) - _FLIGHT + 1, len(steps))
-            ):
+            if _flew(tr, steps, blobs, len(steps), max(least, _FAST * b.size)):
                 s2 = float(np.hypot(*v2))
                 rest = _settled_near(blobs, tr.end() + 1, last + v2, b, 0.75 * s2 + b.size)
                 # Not the background it uncovered (a settled blob where it was).
@@ -283,7 +305,8 @@ def contacts(blobs: list[Blobs], rate: float, width: int, height: int) -> list[C
                     x, y = rest.x / width, rest.y / height
                     conf = _unit(0.5 + 1.5 * (steady - 0.8))
                     speed, size = s2 / width * rate, b.size / width
-                    out.append(Contact(tr.end() + 1, conf, x, y, "stop", periodic, speed, size))
+                    t = tr.end() + 1
+                    out.append(Contact(t, conf, x, y, "stop", periodic, speed, size, rest.ground))
         struck = _struck(tr, steps, blobs, rate, width, height, least)
         if struck is not None:
             out.append(struck)
@@ -313,6 +336,8 @@ def _struck(
     if s < max(least, _STRUCK_FAST * b.size):
         return None
     if len(steps) >= 2 and not _steady(steps[-2], v, max(least, _FAST * b.size)):
+        return None
+    if not all(_left(tr, blobs, j) for j in range(max(0, len(steps) - 2), len(steps))):
         return None
     if len(steps) < 2:
         # One step is no flight unless it came from outside the view (two blobs linked
@@ -351,6 +376,29 @@ def _still_before(before: Blobs, at: np.ndarray, reach: float, like: Blob) -> bo
     already (a talking face, a crowd) then: the object went behind or over it as easily as
     it struck it. A thing struck starts to move with the blow."""
     return before.region_at(at[0], at[1], reach) <= _STRUCK_REGION * like.area
+
+
+def _flew(tr: _Track, steps: list[np.ndarray], blobs: list[Blobs], k: int, least: float) -> bool:
+    """Did the track fly up to its point ``k``: its last ``_FLIGHT`` steps alike and each
+    longer than ``least`` (see ``_steady``), each leaving the place it started from?"""
+    window = range(k - _FLIGHT, k)
+    if not all(_steady(steps[j - 1], steps[j], least) for j in window[1:]):
+        return False
+    return all(_left(tr, blobs, j) for j in window)
+
+
+def _left(tr: _Track, blobs: list[Blobs], j: int) -> bool:
+    """Did the object of step ``j`` leave the place it was at? A thing that flies on leaves
+    no mover behind (three-frame differencing: where it was, only the background it
+    uncovered changes). Something still changing there on the next frame (alike or not: a
+    flicker alternates) is a source of change that stays put (a flicker, a sign, a head
+    bobbing in a crowd): the track jumped from it to another such place, as it does every
+    frame from the same places, and no object flew."""
+    (_, was), (t, now) = tr.points[j], tr.points[j + 1]
+    for m in blobs[t].movers:
+        if m is not now and np.hypot(m.x - was.x, m.y - was.y) <= was.size:
+            return False
+    return True
 
 
 def _steady(v1: np.ndarray, v2: np.ndarray, least: float) -> bool:

@@ -18,6 +18,9 @@ and why (``Detection.rejected``):
   along the arrival direction at ``impact_approach`` of the arrival speed: a gesture that
   starts and stops within a few frames, not a thing that flew or fell into something; flow
   impacts only (small objects are tracked along their path in objects.py).
+* ``nothing to strike``: a small object bounced or came to rest where the picture around
+  it was flat the frame before (``contact_ground``): empty space, or a screen's pointer
+  stopping over a plain background. Nothing there to meet, and nothing that sounds.
 * ``low confidence``: below ``min_confidence``.
 
 Continuous candidates (runs of motion):
@@ -29,7 +32,10 @@ Continuous candidates (runs of motion):
   motion. Walkers (their limbs go different ways), a talking head, a background seen through
   a window and motion already going on when the shot starts are not slides; nor is motion
   in separate places of the picture on more than ``slide_scattered`` of the run's frames
-  (several walkers).
+  (several walkers). ``unsteady``: a run whose moving area swings by more than
+  ``slide_steady`` of its median from one frame to the next (the median change), or that
+  moves on fewer than ``slide_sustained`` of its frames (gaps bridged): a walker (the gait),
+  a pointer moving in jerks. Locomotion is footsteps or nothing, never a scrape.
 """
 
 from __future__ import annotations
@@ -58,12 +64,16 @@ class RejectConfig(Protocol):
     slide_coherence: float
     slide_area: float
     slide_scattered: float
+    slide_steady: float
+    slide_sustained: float
+    move_area: float
+    contact_ground: float
     impact_region: float
     impact_approach: float
 
 
 class Evidence(Protocol):
-    """Per-frame arrays of one shot (``motion._Evidence``)."""
+    """Per-frame arrays of one shot (``evidence._Evidence``)."""
 
     moving: np.ndarray
     speed: np.ndarray
@@ -205,6 +215,8 @@ def contact_verdict(ev: Evidence, c: Contact, cfg: RejectConfig) -> str:
         return "transition"
     if c.periodic:
         return "periodic"
+    if c.kind != "struck" and c.ground < cfg.contact_ground:
+        return "nothing to strike"
     if c.confidence < cfg.min_confidence:
         return "low confidence"
     return ""
@@ -222,6 +234,21 @@ def scattered(ev: Evidence, run: Run, cfg: RejectConfig) -> bool:
     return float(np.mean(np.array(parts) > 1)) > cfg.slide_scattered
 
 
+def steady(ev: Evidence, run: Run, cfg: RejectConfig) -> bool:
+    """Does ``run`` move on most of its frames (``slide_sustained`` of them, the gaps it
+    bridged aside), with a moving area that holds from frame to frame (its typical change,
+    the median over the run, under ``slide_steady`` of its typical size)? One rigid thing
+    sliding shows about as much of itself on each frame as on the one before; a walker's
+    moving area swings with the gait, a pointer moves in jerks with still frames between.
+    (Medians: a flicker bridged into the run's first frames does not count.)"""
+    area = ev.moving[run.start : run.end]
+    if len(area) < 2:
+        return True
+    if float(np.mean(area >= cfg.move_area)) < cfg.slide_sustained:
+        return False
+    return float(np.median(np.abs(np.diff(area)))) <= cfg.slide_steady * float(np.median(area))
+
+
 def judge_runs(ev: Evidence, runs: list[Run], cfg: RejectConfig) -> tuple[list[Run], Counter[str]]:
     """The continuous runs kept, and why the others were not (see the module's notes)."""
     n = len(ev.moving)
@@ -237,8 +264,10 @@ def judge_runs(ev: Evidence, runs: list[Run], cfg: RejectConfig) -> tuple[list[R
             continue
         coherent = float(np.median(ev.coherence[run.start : run.end])) >= cfg.slide_coherence
         inside = run.start > 1 and run.end < n - 1
-        if coherent and inside and moving < cfg.slide_area and not scattered(ev, run, cfg):
-            kept.append(run)
-        else:
+        if not (coherent and inside and moving < cfg.slide_area) or scattered(ev, run, cfg):
             rejected["not contact motion"] += 1
+        elif not steady(ev, run, cfg):
+            rejected["unsteady"] += 1
+        else:
+            kept.append(run)
     return kept, rejected
