@@ -194,6 +194,19 @@ def test_an_iris_out_over_real_footage_is_no_impact(monkeypatch):
     assert _near(_impacts(without, 1998), 2015), "the excerpt no longer shows the problem"
 
 
+def test_a_slower_iris_out_over_real_footage_is_no_pass_by(monkeypatch):
+    """BBB 1998-2021 with a slower iris-out (frames 2004-2018): its closing edge sweeps the
+    frame like a large thing passing close by, and read as a pass-by; an iris is silent."""
+    frames, rate = _excerpt(BBB, 1998, 24)
+    closed = _iris_out(frames, 6, 20)
+    shipped = _detect(closed, rate)
+    assert not shipped.intervals, (_impacts(shipped, 1998), _continuous(shipped, 1998))
+    assert shipped.rejected.get("transition", 0) >= 1
+    monkeypatch.setattr(reject, "is_transition", lambda *args, **kwargs: False)
+    without = _detect(closed, rate)
+    assert _continuous(without, 1998), "the excerpt no longer shows the problem"
+
+
 # --- rolling credits (generated: the film's first 300 s have none) ---------------------------
 
 _CREDITS = (

@@ -6,7 +6,8 @@ Each rule here names what it rejects, so a shot's report can say how many candid
 and why (``Detection.rejected``):
 
 * ``transition``: the picture fades, dissolves or irises: its mean level or its share of
-  black changes steadily over the frames around the candidate.
+  black changes steadily over the frames around the candidate (for a run of motion: on at
+  least half of its frames).
 * ``face``: the stop is on a face (OpenCV's Haar cascades, frontal and profile, where the
   installed OpenCV has them; 5.x does not): speech, expressions, nods.
 * ``periodic``: the same place moved back and forth at least three times within half a
@@ -249,6 +250,13 @@ def steady(ev: Evidence, run: Run, cfg: RejectConfig) -> bool:
     return float(np.median(np.abs(np.diff(area)))) <= cfg.slide_steady * float(np.median(area))
 
 
+def in_transition(ev: Evidence, run: Run) -> bool:
+    """Is a run of motion the picture fading or irising, on most of its frames? (An iris's
+    closing edge sweeps the frame like a large thing passing.)"""
+    frames = range(run.start, run.end)
+    return sum(is_transition(ev, t) for t in frames) >= 0.5 * len(frames)
+
+
 def judge_runs(ev: Evidence, runs: list[Run], cfg: RejectConfig) -> tuple[list[Run], Counter[str]]:
     """The continuous runs kept, and why the others were not (see the module's notes)."""
     n = len(ev.moving)
@@ -256,6 +264,9 @@ def judge_runs(ev: Evidence, runs: list[Run], cfg: RejectConfig) -> tuple[list[R
     for run in runs:
         moving = float(np.median(ev.moving[run.start : run.end]))
         speed = float(np.median(ev.speed[run.start : run.end]))
+        if in_transition(ev, run):
+            rejected["transition"] += 1
+            continue
         if run.label == "pass-by":
             if moving >= cfg.passby_area and speed >= cfg.passby_speed:
                 kept.append(run)
