@@ -31,7 +31,7 @@ from sonicvision.server.guide.transients import (
     find_transients,
 )
 from sonicvision.server.options import FoleyOptions
-from sonicvision.server.pipeline import analyze, find_events
+from sonicvision.server.pipeline import Analysis, analyze, find_events
 from sonicvision.server.service.errors import InvalidRequest
 from sonicvision.server.service.wire import options_from_message, options_message
 from sonicvision.server.synthetic_scenes import ObjectSpec, SceneSpec, render_scene
@@ -424,15 +424,18 @@ def test_phone_room_tone_adds_no_cue(tmp_path):
     audio, rate = read_audio(MEDIA / "phone_dog_vfr.mp4", 0.0, 1.6)
     heard = find_transients(audio, rate)
     assert not heard.silent and not any(t.strong for t in heard.transients)
+    _guide_adds_nothing("phone_dog_vfr.mp4", "dog", 45, tmp_path)
+
+
+def _guide_adds_nothing(name: str, clip: str, frames: int, tmp_path) -> Analysis:
+    """The first ``frames`` (at 30 fps) of a shared file as one clip: the guide adds no cue
+    of its own and changes no count, and the report says the clip had its own audio."""
     tl = otio.schema.Timeline()
     track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    reference = otio.schema.ExternalReference(target_url=str(MEDIA / name))
     track.append(
         otio.schema.Clip(
-            name="dog",
-            media_reference=otio.schema.ExternalReference(
-                target_url=str(MEDIA / "phone_dog_vfr.mp4")
-            ),
-            source_range=TR(RT(0, 30), RT(45, 30)),
+            name=clip, media_reference=reference, source_range=TR(RT(0, 30), RT(frames, 30))
         )
     )
     tl.tracks.append(track)
@@ -441,31 +444,15 @@ def test_phone_room_tone_adds_no_cue(tmp_path):
     on = find_events(tl, resolver, FoleyOptions())
     assert not any(e.placed_by == AUDIO for e in on.events)
     assert len(on.events) == len(off.events)
-    assert any("clip 'dog' (own audio" in n for n in on.notes), on.notes
+    assert any(f"clip '{clip}' (own audio" in n for n in on.notes), on.notes
+    return on
 
 
 def test_screencast_with_speech_the_guide_adds_no_cue(tmp_path):
     """movie-hello.mp4, all 8.2 s: a screencast with a webcam inset, the speaker saying hello,
     then typing ``ls`` in a terminal: the keystrokes are heard, the keyboard is off screen
     (what shows is text appearing, one frame at a time): no cue of the sound's own."""
-    tl = otio.schema.Timeline()
-    track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
-    track.append(
-        otio.schema.Clip(
-            name="hello",
-            media_reference=otio.schema.ExternalReference(
-                target_url=str(MEDIA / "movie-hello.mp4")
-            ),
-            source_range=TR(RT(0, 30), RT(245, 30)),
-        )
-    )
-    tl.tracks.append(track)
-    resolver = MediaResolver(tmp_path / "c.otio", [], [])
-    off = find_events(tl, resolver, FoleyOptions(guide_audio="off"))
-    on = find_events(tl, resolver, FoleyOptions())
-    assert not any(e.placed_by == AUDIO for e in on.events)
-    assert len(on.events) == len(off.events)
-    assert any("clip 'hello' (own audio" in n for n in on.notes), on.notes
+    on = _guide_adds_nothing("movie-hello.mp4", "hello", 245, tmp_path)
     json.dumps(on.notes)
 
 
