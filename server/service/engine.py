@@ -266,9 +266,9 @@ class RayEngine:
             for ref in refs:
                 ray.cancel(ref, force=True)
             logger.info("job stopped: %d analysis tasks cancelled", len(refs))
-            cause = getattr(exc, "cause", None)
-            if isinstance(exc, ray.exceptions.RayTaskError) and isinstance(cause, Exception):
-                raise cause from None  # the typed error the task raised, as a local run's
+            raised = self._raised(exc)
+            if raised is not exc:
+                raise raised from None
             raise
         return merge(base, parts)
 
@@ -336,13 +336,19 @@ class RayEngine:
                 self._stop(list(owners), [actor for _, actor in owners.values()])
             logger.info("%d of %d batches rendered, per actor pid: %s", done, len(batches), placed)
 
+    def _raised(self, exc: BaseException) -> BaseException:
+        """The typed error a task or actor raised, as a local run raises it; else ``exc``."""
+        cause = getattr(exc, "cause", None)
+        if isinstance(exc, self._ray.exceptions.RayTaskError) and isinstance(cause, Exception):
+            return cause
+        return exc
+
     def _result(self, ref, actor) -> tuple:
         ray = self._ray
         try:
             return ray.get(ref)
         except ray.exceptions.RayTaskError as exc:
-            cause = getattr(exc, "cause", None)
-            raise cause if isinstance(cause, Exception) else exc from None
+            raise self._raised(exc) from None
         except ray.exceptions.RayActorError as exc:
             self._actors = [a for a in self._actors if a is not actor]  # next job: anew
             raise RenderError(f"a render actor was lost for good: {exc}") from None
