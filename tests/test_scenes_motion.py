@@ -260,7 +260,9 @@ def test_a_short_slide_easing_to_rest_is_no_impact(tmp_path, steady):
     )
     gt = render_scene(spec, tmp_path / "slide.mp4")
     frames = read_frames(gt.path, 0, gt.frames, width=256)
-    det = MotionDetector(MotionConfig(impact_steady=steady)).detect(frames, gt.rate)
+    # (Without it the soft-stop rule is off too: the eased stop is soft, a second line.)
+    config = MotionConfig(impact_steady=steady, impact_soft=0.4 if steady else 0.0)
+    det = MotionDetector(config).detect(frames, gt.rate)
     impacts = [iv.onset for iv in det.intervals if not iv.continuous]
     if steady:
         assert impacts == [], impacts
@@ -286,10 +288,10 @@ def test_a_drift_that_stutters_under_a_pan_is_no_impact(tmp_path, resume):
     )
     gt = render_scene(spec, tmp_path / "drift.mp4")
     frames = read_frames(gt.path, 0, gt.frames, width=256)
-    # Without the rule the periodic rule (a place that moves back and forth) is off too: it
-    # is a second line against a drift read in flickers.
-    periodic = 3 if resume < 1 else 10**6
-    config = MotionConfig(resume_fraction=resume, periodic_reversals=periodic)
+    # Without the rule the periodic and soft-stop rules are off too: they are second lines
+    # against a drift read in flickers.
+    periodic, soft = (3, 0.4) if resume < 1 else (10**6, 0.0)
+    config = MotionConfig(resume_fraction=resume, periodic_reversals=periodic, impact_soft=soft)
     det = MotionDetector(config).detect(frames, gt.rate)
     impacts = [iv.onset for iv in det.intervals if not iv.continuous]
     truth = [e.onset_frame for e in gt.impacts]

@@ -73,7 +73,7 @@ def decide(
         raw = float(1.0 - np.exp(-ev.impact_speed[t] / 1.5))
         features = flow_features(ev, t, raw)
         strength[t] = calibration.confidence(FLOW, features)
-        why = impact_verdict(ev, t, strength[t], rate, cfg)
+        why = impact_verdict(ev, t, strength[t], rate, cfg, kept)
         candidates.append(Candidate(t, FLOW, features, strength[t], why))
         rejected[why] += bool(why)
         if not why:

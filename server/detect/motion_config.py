@@ -51,6 +51,9 @@ class MotionConfig:
     # cursor of movie-hello.mp4 0.
     contact_ground: float = 2.0
     periodic_reversals: int = 3  # a place that reverses this often in +-0.5 s flaps
+    # ... moving either way at this speed at least (widths/s) and at 0.3 of the stop's own
+    # arrival: a small wing's back-stroke reads slower than its down-stroke at flow size.
+    periodic_speed: float = 0.075
     passby_area: float = 0.008  # a pass-by is a large object: this much of the frame moving ...
     passby_speed: float = 0.5  # ... crossing fast (widths/s): close to the camera
     slide_coherence: float = 0.6  # a slide moves rigidly: |mean velocity| / mean speed
@@ -73,3 +76,10 @@ class MotionConfig:
     # impacts: >= 0.19; it turned down 7 of BBB's 19 false flow impacts (gestures that start
     # and stop; 3 frames would take 9 but loses the demo cut's second bounce).
     impact_approach: float = 0.15
+    # A flow stop losing less than this (widths/s, the stopping pixels' mean deceleration) is
+    # kept only as the rebound of a harder stop near the same place within rebound_s: a
+    # ball's later bounces. Generated scenes: first landings and hits lose >= 0.49, their
+    # bounces 0.19-0.33 (each after its landing); Big Buck Bunny's mouth closing and arm
+    # coming to rest 0.21-0.23, a car slowing behind a fence in bikes.mp4 0.19.
+    impact_soft: float = 0.3
+    rebound_s: float = 1.0

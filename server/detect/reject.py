@@ -19,6 +19,11 @@ and why (``Detection.rejected``):
   along the arrival direction at ``impact_approach`` of the arrival speed: a gesture that
   starts and stops within a few frames, not a thing that flew or fell into something; flow
   impacts only (small objects are tracked along their path in objects.py).
+* ``soft stop``: a flow stop losing less than ``impact_soft`` of speed that is not the
+  rebound of a harder stop at the same place within ``rebound_s`` (a ball's later bounces,
+  each softer than the last). On its own a soft stop is a motion easing out: a mouth
+  closing, an arm coming to rest, a wing at the end of its beat. Something that strikes
+  hard enough to be heard stops hard the first time.
 * ``nothing to strike``: a small object bounced or came to rest where the picture around
   it was flat the frame before (``contact_ground``): empty space, or a screen's pointer
   stopping over a plain background. Nothing there to meet, and nothing that sounds.
@@ -60,6 +65,7 @@ class RejectConfig(Protocol):
     impact_speed: float
     min_confidence: float
     periodic_reversals: int
+    periodic_speed: float
     passby_area: float
     passby_speed: float
     slide_coherence: float
@@ -71,6 +77,8 @@ class RejectConfig(Protocol):
     contact_ground: float
     impact_region: float
     impact_approach: float
+    impact_soft: float
+    rebound_s: float
 
 
 class Evidence(Protocol):
@@ -78,6 +86,7 @@ class Evidence(Protocol):
 
     moving: np.ndarray
     speed: np.ndarray
+    impact_speed: np.ndarray
     level: np.ndarray
     dark: np.ndarray
     coherence: np.ndarray
@@ -192,18 +201,40 @@ def approached(ev: Evidence, t: int, least: float, frames: int = 2) -> bool:
     return approach(ev, t, frames) >= least
 
 
-def impact_verdict(ev: Evidence, t: int, confidence: float, rate: float, cfg: RejectConfig) -> str:
-    """The rule that turns the flow impact at ``t`` down, or "" (see the module's notes)."""
+def rebound(ev: Evidence, t: int, earlier: list[int], rate: float, cfg: RejectConfig) -> bool:
+    """Is the stop at ``t`` the rebound of a harder one among ``earlier`` (frames of the
+    impacts kept before it): within ``rebound_s`` and near the same place?"""
+    x, y = ev.stop[t][:2]
+    for e in earlier:
+        if 0 < t - e <= cfg.rebound_s * rate and ev.impact_speed[e] > ev.impact_speed[t]:
+            ex, ey = ev.stop[e][:2]
+            if abs(ex - x) <= 0.2 and abs(ey - y) <= 0.3:
+                return True
+    return False
+
+
+def impact_verdict(
+    ev: Evidence,
+    t: int,
+    confidence: float,
+    rate: float,
+    cfg: RejectConfig,
+    earlier: list[int] | None = None,
+) -> str:
+    """The rule that turns the flow impact at ``t`` down, or "" (see the module's notes).
+    ``earlier``: the shot's impacts kept before ``t`` (a soft stop may be their rebound)."""
     if is_transition(ev, t):
         return "transition"
     if ev.face[t] > 0:
         return "face"
-    if is_periodic(ev, t, rate, cfg.impact_speed, cfg.periodic_reversals):
+    if is_periodic(ev, t, rate, cfg.periodic_speed, cfg.periodic_reversals):
         return "periodic"
     if ev.stop_area[t] > cfg.impact_region:
         return "large region"
     if not approached(ev, t, cfg.impact_approach):
         return "no steady approach"
+    if ev.impact_speed[t] < cfg.impact_soft and not rebound(ev, t, earlier or [], rate, cfg):
+        return "soft stop"
     if confidence < cfg.min_confidence:
         return "low confidence"
     return ""
