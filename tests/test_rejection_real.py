@@ -377,3 +377,46 @@ def test_generated_a_slow_drop_is_no_impact_unless_it_is_a_rebound(tmp_path):
     no_rebound = _detect(frames, 24.0, replace(BASE, rebound_s=0.0))
     assert _impacts(no_rebound, 0) == [36]
     assert _impacts(_detect(frames, 24.0, NO_SOFT), 0) == [14, 36, 44], "no longer shows it"
+
+
+# --- slides that go nowhere ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("first", "count", "what"),
+    [(378, 175, "a bird bobbing on its branch as it sings"), (2040, 114, "Bunny bending down")],
+)
+def test_motion_about_one_place_is_no_slide(first: int, count: int, what: str):
+    """BBB 378-552: the bird sways, bobs and flaps on its branch as it sings; 2040-2153: Bunny
+    bends down for the apple and straightens up. Rigid enough, from rest to rest, steady: each
+    passed as a 'slide' until the motion had to go somewhere, one way."""
+    frames, rate = _excerpt(BBB, first, count)
+    shipped = _detect(frames, rate)
+    assert not _continuous(shipped, first), _continuous(shipped, first)
+    assert shipped.rejected.get("goes nowhere", 0) >= 1, shipped.rejected
+    without = _detect(frames, rate, replace(BASE, slide_travel=0.0, slide_straight=0.0))
+    slides = [r for r in _continuous(without, first) if r[2] == "slide"]
+    assert slides, "the excerpt no longer shows the problem"
+
+
+def test_generated_a_block_circling_in_place_is_no_slide_one_going_somewhere_is():
+    """Generated: a block rests, goes once round a circle 20 px across (easing in and out, no
+    stop on the way: a body swaying), rests where it began; its path is 63 px. The same block
+    moving 48 px one way slides."""
+
+    def ease(t: int) -> float:
+        k = min(max(t - 8, 0), 24)  # moving on frames 8-32
+        return (1 - np.cos(np.pi * k / 24)) / 2
+
+    def circling(t: int) -> tuple[int, int]:
+        a = 2 * np.pi * ease(t)
+        return 100 + int(round(10 * np.sin(a))), 70 + int(round(10 * (1 - np.cos(a))))
+
+    sway = _block_moving((30, 24), circling, frames=44)
+    shipped = _detect(sway, 24.0)
+    assert not _continuous(shipped, 0), _continuous(shipped, 0)
+    assert shipped.rejected == {"goes nowhere": 1}, shipped.rejected
+    off = replace(BASE, slide_travel=0.0, slide_straight=0.0)
+    assert [r[2] for r in _continuous(_detect(sway, 24.0, off), 0)] == ["slide"], "no rule shown"
+    one_way = _block_moving((30, 24), lambda t: (100 + int(round(48 * ease(t))), 80), frames=44)
+    assert [r[2] for r in _continuous(_detect(one_way, 24.0), 0)] == ["slide"]

@@ -114,7 +114,7 @@ def decide(
         share = np.where(ev.moving >= cfg.move_area, ev.at_edge / np.maximum(ev.moving, 1e-9), 0)
         edge = max(share[a : a + k].max(), share[max(a, b - k) : b].max())
         runs.append(Run(a, b, "pass-by" if edge >= 0.2 else "slide"))
-    good, rejected_runs = judge_runs(ev, runs, cfg)
+    good, rejected_runs = judge_runs(ev, runs, rate, cfg)
     rejected.update(rejected_runs)
     for run in good:
         a, b = run.start, run.end

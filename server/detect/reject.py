@@ -42,6 +42,10 @@ Continuous candidates (runs of motion):
   ``slide_steady`` of its median from one frame to the next (the median change), or that
   moves on fewer than ``slide_sustained`` of its frames (gaps bridged): a walker (the gait),
   a pointer moving in jerks. Locomotion is footsteps or nothing, never a scrape.
+  ``goes nowhere``: a slide carries something along a surface, one way: its motion (the
+  moving cells' mean velocity, frame by frame) adds up to at least ``slide_travel`` of the
+  width, at ``slide_straight`` of its path length. A body swaying, a head turning, a bird
+  bobbing on its branch, a character bending down and up moves about one place.
 """
 
 from __future__ import annotations
@@ -73,6 +77,8 @@ class RejectConfig(Protocol):
     slide_scattered: float
     slide_steady: float
     slide_sustained: float
+    slide_travel: float
+    slide_straight: float
     move_area: float
     contact_ground: float
     impact_region: float
@@ -281,6 +287,27 @@ def steady(ev: Evidence, run: Run, cfg: RejectConfig) -> bool:
     return float(np.median(np.abs(np.diff(area)))) <= cfg.slide_steady * float(np.median(area))
 
 
+def travel(ev: Evidence, run: Run, rate: float) -> tuple[float, float]:
+    """Where the motion of ``run`` went: (net displacement in widths, that over its path
+    length), from each frame's mean velocity of the moving cells of the coarse grid."""
+    cells = ev.cells[run.start : run.end]
+    on = np.abs(cells).sum(axis=-1) > 0
+    steps = np.array(
+        [c[m].mean(axis=0) if m.any() else np.zeros(2) for c, m in zip(cells, on, strict=True)]
+    )
+    if not len(steps):
+        return 0.0, 0.0
+    path = float(np.hypot(steps[:, 0], steps[:, 1]).sum())
+    net = float(np.hypot(*steps.sum(axis=0)))
+    return net / rate, net / path if path > 0 else 0.0
+
+
+def goes_somewhere(ev: Evidence, run: Run, rate: float, cfg: RejectConfig) -> bool:
+    """Does ``run`` carry something ``slide_travel`` of the width, one way (see ``travel``)?"""
+    distance, straight = travel(ev, run, rate)
+    return distance >= cfg.slide_travel and straight >= cfg.slide_straight
+
+
 def in_transition(ev: Evidence, run: Run) -> bool:
     """Is a run of motion the picture fading or irising, on most of its frames? (An iris's
     closing edge sweeps the frame like a large thing passing.)"""
@@ -288,7 +315,9 @@ def in_transition(ev: Evidence, run: Run) -> bool:
     return sum(is_transition(ev, t) for t in frames) >= 0.5 * len(frames)
 
 
-def judge_runs(ev: Evidence, runs: list[Run], cfg: RejectConfig) -> tuple[list[Run], Counter[str]]:
+def judge_runs(
+    ev: Evidence, runs: list[Run], rate: float, cfg: RejectConfig
+) -> tuple[list[Run], Counter[str]]:
     """The continuous runs kept, and why the others were not (see the module's notes)."""
     n = len(ev.moving)
     kept, rejected = [], Counter[str]()
@@ -310,6 +339,8 @@ def judge_runs(ev: Evidence, runs: list[Run], cfg: RejectConfig) -> tuple[list[R
             rejected["not contact motion"] += 1
         elif not steady(ev, run, cfg):
             rejected["unsteady"] += 1
+        elif not goes_somewhere(ev, run, rate, cfg):
+            rejected["goes nowhere"] += 1
         else:
             kept.append(run)
     return kept, rejected
