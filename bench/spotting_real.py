@@ -593,6 +593,13 @@ def main() -> None:
                     f"{secs / clip.wall_s:.1f}x real time (wall)"
                     + (" (frames from the cache: detection only)" if clip.cached else "")
                 )
+                runs = [r for s in clip.shots for r in s.continuous]
+                print(
+                    f"continuous cues: {len(runs)} ("
+                    + ", ".join(f"{k} {sum(r[2] == k for r in runs)}" for k in ("slide", "pass-by"))
+                    + f") over {100 * live_numbers(clip)['continuous_share']:.1f}% of the film"
+                    " (the labels have no sliding contact: each one is to be looked at)"
+                )
             if args.list:
                 for s in clip.shots:
                     for c in s.impacts:
