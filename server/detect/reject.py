@@ -11,8 +11,10 @@ and why (``Detection.rejected``):
 * ``face``: the stop is on a face (OpenCV's Haar cascades, frontal and profile, where the
   installed OpenCV has them; 5.x does not): speech, expressions, nods.
 * ``periodic``: the same place moved back and forth at least three times within half a
-  second each side (a wing flap, waving, a pendulum). A contact reverses a motion once; a
-  ball bouncing on the floor reverses it at the floor only, and its flights are long.
+  second each side (a wing flap, waving, a pendulum), each way at ``periodic_speed`` at
+  least and at 0.3 of the stop's arrival speed (a small wing's back-stroke reads at a
+  third of its down-stroke at flow size). A contact reverses a motion once; a ball bouncing
+  on the floor reverses it at the floor only, and its flights are long.
 * ``large region``: the regions that stopped move over more than ``impact_region`` of the
   frame (a body, a face, a close-up turning); flow impacts only.
 * ``no steady approach``: on one of the two frames before the stop the place did not move
@@ -179,8 +181,9 @@ def is_periodic(ev: Evidence, t: int, rate: float, speed: float, least: int = 3)
     # Each frame's strongest motion along that line, either way.
     k = np.abs(along).reshape(hi - lo, -1).argmax(axis=1)
     p = along.reshape(hi - lo, -1)[np.arange(hi - lo), k]
-    # Motion counts when it is comparable to the stop's own arrival (a flap beats at much the
-    # same speed both ways; the flow's jitter on a slow drift does not).
+    # Motion counts when it is comparable to the stop's own arrival and above ``speed`` (a
+    # flap beats both ways at a good share of its speed; the flow's jitter on a slow drift
+    # does not reach it).
     signs = np.sign(p[np.abs(p) > max(speed, 0.3 * norm)])
     changes = int(np.count_nonzero(np.diff(signs)))
     return changes >= least
