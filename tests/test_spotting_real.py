@@ -371,11 +371,10 @@ def test_a_nut_the_tracker_linked_on_is_still_found_where_it_struck(monkeypatch)
     onsets = [first + iv.onset for iv in found.intervals if not iv.continuous]
     assert any(abs(o - 4309) <= 1 for o in onsets), onsets
     assert all(any(abs(o - c) <= 1 for c in (4272, 4285, 4309, 4327)) for o in onsets), onsets
-    end_only = objects._struck
     monkeypatch.setattr(
         objects,
         "_struck_along",
-        lambda tr, steps, *a: [c for c in [end_only(tr, steps, *a)] if c is not None],
+        lambda tr, steps, strike: [c for c in [strike(tr, steps)] if c is not None],
     )
     without = MotionDetector(threads=1).detect(frames, rate)
     later = [first + iv.onset for iv in without.intervals if not iv.continuous]

@@ -31,7 +31,9 @@ rejected, as the flow's rule rejects flaps.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import cv2
 import numpy as np
@@ -312,7 +314,8 @@ def contacts(blobs: list[Blobs], rate: float, width: int, height: int) -> list[C
                     t = tr.end() + 1
                     out.append(Contact(t, conf, x, y, "stop", periodic, speed, size, rest.ground))
         mine = [c.t for c in out if c.t >= tr.points[0][0]]
-        for struck in _struck_along(tr, steps, blobs, rate, width, height, least):
+        strike = partial(_struck, blobs=blobs, rate=rate, width=width, height=height, least=least)
+        for struck in _struck_along(tr, steps, strike):
             if all(abs(struck.t - t) > 2 for t in mine):
                 out.append(struck)
     out.sort(key=lambda c: c.t)
@@ -322,22 +325,18 @@ def contacts(blobs: list[Blobs], rate: float, width: int, height: int) -> list[C
 def _struck_along(
     tr: _Track,
     steps: list[np.ndarray],
-    blobs: list[Blobs],
-    rate: float,
-    width: int,
-    height: int,
-    least: float,
+    strike: Callable[[_Track, list[np.ndarray]], Contact | None],
 ) -> list[Contact]:
-    """Struck contacts (``_struck``) at the track's end and wherever its path breaks off: an
-    object that vanishes into what it struck leaves the tracker free to link its track on
-    to another blob of the next frame (the nearest within reach: something else entirely),
-    so a point where the path turns without a bounce is tried as an end too."""
+    """Struck contacts (``strike``: ``_struck`` of the shot) at the track's end and wherever
+    its path breaks off (two steps unlike in direction or speed): an object that vanishes
+    into what it struck leaves the tracker free to link its track on to another blob of the
+    next frame (the nearest within reach: something else entirely), so a point where the
+    path turns without a bounce is tried as an end too."""
     ends = [len(tr.points) - 1]
-    ends += [k for k in range(1, len(steps)) if not _steady(steps[k - 1], steps[k], least)]
+    ends += [k for k in range(1, len(steps)) if not _steady(steps[k - 1], steps[k], 0.0)]
     out = []
     for k in sorted(set(ends)):
-        part = _Track(tr.points[: k + 1])
-        c = _struck(part, steps[:k], blobs, rate, width, height, least)
+        c = strike(_Track(tr.points[: k + 1]), steps[:k])
         if c is not None:
             out.append(c)
     return out
