@@ -525,6 +525,14 @@ def calibrate(bbb: ClipResult, labels: tuple, media: Path, cache: Path | None, w
     print(f"wrote {write}")
 
 
+def _aims(what: str, checks: list[tuple[str, float, bool]]) -> None:
+    """One line per clip: each of issue 13's aims, its number, met or NOT met."""
+    print(
+        f"  aims ({what}): "
+        + "; ".join(f"{aim}: {_fmt(v)} {'met' if ok else 'NOT met'}" for aim, v, ok in checks)
+    )
+
+
 def _fmt(v: float, digits: int = 2) -> str:
     return "-" if v != v else f"{v:.{digits}f}"
 
@@ -628,6 +636,18 @@ def main() -> None:
             for k, v in s.rejected.items():
                 rejected[k] = rejected.get(k, 0) + v
         print(f"rejected candidates (after): {dict(sorted(rejected.items()))}")
+        if not args.range:
+            r = rows["after"]
+            silent = sum(r.get(k, 0.0) for k in SILENT)
+            _aims(
+                "film",
+                [
+                    ("impact precision >= 0.8", r["precision"], r["precision"] >= 0.8),
+                    ("contact recall >= 0.6", r["recall"], r["recall"] >= 0.6),
+                    ("median error <= 1 frame", r["median_error"], r["median_error"] <= 1),
+                    ("no cue on silent motion", silent, silent == 0),
+                ],
+            )
         if args.calibrate:
             calibrate(after_clip, lab, args.media_dir, args.cache, cal.TABLE)
         if args.pr:
@@ -663,6 +683,18 @@ def main() -> None:
                 )
                 if args.shots and dname == "after":
                     print_shots(clip)
+                if dname == "after":
+                    _aims(
+                        name,
+                        [
+                            ("<= 1 false impact/min", r["false_per_min"], r["false_per_min"] <= 1),
+                            (
+                                "<= 10% continuous",
+                                r["continuous_share"],
+                                r["continuous_share"] <= 0.10,
+                            ),
+                        ],
+                    )
 
 
 if __name__ == "__main__":

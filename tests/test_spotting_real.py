@@ -374,7 +374,7 @@ def test_a_nut_the_tracker_linked_on_is_still_found_where_it_struck(monkeypatch)
     monkeypatch.setattr(
         objects,
         "_struck_along",
-        lambda tr, steps, strike: [c for c in [strike(tr, steps)] if c is not None],
+        lambda tr, steps, strike, least: [c for c in [strike(tr, steps)] if c is not None],
     )
     without = MotionDetector(threads=1).detect(frames, rate)
     later = [first + iv.onset for iv in without.intervals if not iv.continuous]

@@ -315,7 +315,7 @@ def contacts(blobs: list[Blobs], rate: float, width: int, height: int) -> list[C
                     out.append(Contact(t, conf, x, y, "stop", periodic, speed, size, rest.ground))
         mine = [c.t for c in out if c.t >= tr.points[0][0]]
         strike = partial(_struck, blobs=blobs, rate=rate, width=width, height=height, least=least)
-        for struck in _struck_along(tr, steps, strike):
+        for struck in _struck_along(tr, steps, strike, least):
             if all(abs(struck.t - t) > 2 for t in mine):
                 out.append(struck)
     out.sort(key=lambda c: c.t)
@@ -326,14 +326,15 @@ def _struck_along(
     tr: _Track,
     steps: list[np.ndarray],
     strike: Callable[[_Track, list[np.ndarray]], Contact | None],
+    least: float,
 ) -> list[Contact]:
     """Struck contacts (``strike``: ``_struck`` of the shot) at the track's end and wherever
-    its path breaks off (two steps unlike in direction or speed): an object that vanishes
-    into what it struck leaves the tracker free to link its track on to another blob of the
-    next frame (the nearest within reach: something else entirely), so a point where the
-    path turns without a bounce is tried as an end too."""
+    its path breaks off (two steps unlike in direction or speed, or shorter than ``least``
+    pixels a frame): an object that vanishes into what it struck leaves the tracker free to
+    link its track on to another blob of the next frame (the nearest within reach: something
+    else entirely), so a point where the path turns without a bounce is tried as an end too."""
     ends = [len(tr.points) - 1]
-    ends += [k for k in range(1, len(steps)) if not _steady(steps[k - 1], steps[k], 0.0)]
+    ends += [k for k in range(1, len(steps)) if not _steady(steps[k - 1], steps[k], least)]
     out = []
     for k in sorted(set(ends)):
         c = strike(_Track(tr.points[: k + 1]), steps[:k])
@@ -432,7 +433,7 @@ def _left(tr: _Track, blobs: list[Blobs], j: int) -> bool:
 def _steady(v1: np.ndarray, v2: np.ndarray, least: float) -> bool:
     """Two steps of a flight: each longer than ``least``, alike in speed and direction."""
     s1, s2 = float(np.hypot(*v1)), float(np.hypot(*v2))
-    if min(s1, s2) < least or not 0.5 <= s2 / s1 <= 2.0:
+    if min(s1, s2) < max(least, 1e-9) or not 0.5 <= s2 / s1 <= 2.0:  # (a still step: none)
         return False
     return float(v1 @ v2) / (s1 * s2) >= 0.8
 
