@@ -70,7 +70,7 @@ class MotionConfig:
     # A slide goes somewhere, one way: its motion adds up to this share of the width at
     # least, at slide_straight of its path length. Generated slides travel 0.068-0.37 widths
     # at 0.91-1.0; of Big Buck Bunny's 33 "slides" (a bird bobbing as it sings, Bunny waking
-    # in his burrow, bending for an apple, an ear twitching) 29 travel less than 0.05.
+    # in his burrow, bending for an apple, an ear twitching) 31 travel less or less straight.
     slide_travel: float = 0.05
     slide_straight: float = 0.8
     # A flow impact's regions moving over more of the frame than this are a body, a face or a

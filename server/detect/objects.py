@@ -313,10 +313,11 @@ def contacts(blobs: list[Blobs], rate: float, width: int, height: int) -> list[C
                     speed, size = s2 / width * rate, b.size / width
                     t = tr.end() + 1
                     out.append(Contact(t, conf, x, y, "stop", periodic, speed, size, rest.ground))
-        mine = [c.t for c in out if c.t >= tr.points[0][0]]
+        # One contact per moment: a bounce or stop found within 2 frames already stands.
+        found = [c.t for c in out if c.t >= tr.points[0][0]]
         strike = partial(_struck, blobs=blobs, rate=rate, width=width, height=height, least=least)
         for struck in _struck_along(tr, steps, strike, least):
-            if all(abs(struck.t - t) > 2 for t in mine):
+            if all(abs(struck.t - t) > 2 for t in found):
                 out.append(struck)
     out.sort(key=lambda c: c.t)
     return out
