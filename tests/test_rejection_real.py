@@ -147,14 +147,13 @@ def test_a_head_turn_is_no_impact():
     The periodic rule turns it down first (the head turns one way and back, and back); with
     that rule off, the steady-approach rule does."""
     _caught_by(5943, 48, 5967, "periodic", replace(NO_APPROACH, periodic_reversals=10**6))
-    no_periodic = replace(BASE, periodic_reversals=10**6)
     _caught_by(
         5943,
         48,
         5967,
         "no steady approach",
         replace(NO_APPROACH, periodic_reversals=10**6),
-        no_periodic,
+        NO_PERIODIC,
     )
 
 
@@ -167,9 +166,8 @@ def test_a_soft_stop_is_no_impact():
     no harder stop before it there. Nothing struck anything. (The arm also swung back and
     forth before it came to rest: the periodic rule turns it down first.)"""
     _caught_by(3085, 48, 3109, "soft stop", NO_SOFT)
-    no_periodic = replace(BASE, periodic_reversals=10**6)
     _caught_by(4418, 45, 4442, "periodic", replace(NO_SOFT, periodic_reversals=10**6))
-    _caught_by(4418, 45, 4442, "soft stop", replace(NO_SOFT, periodic_reversals=10**6), no_periodic)
+    _caught_by(4418, 45, 4442, "soft stop", replace(NO_SOFT, periodic_reversals=10**6), NO_PERIODIC)
 
 
 def test_a_car_slowing_behind_a_fence_is_no_impact():
