@@ -456,6 +456,44 @@ def test_changes_that_stay_put_are_no_flying_object(monkeypatch):
     assert _small_contacts(flicker, 10.0), "the generated scene no longer shows the problem"
 
 
+# --- a small object's flight is one object all the way (objects._FLIGHT_LOOK) ---------------
+
+
+def _deflected(drift: int, frames: int = 24, turn: int = 12) -> np.ndarray:
+    """A small dark disk flies right at 16 px a frame over a light textured ground and is
+    deflected upwards at frame ``turn``; from frame 8 it brightens ``drift`` grey levels a
+    frame (each step alike enough to link, the flight as a whole not one look)."""
+    rng = np.random.default_rng(4)
+    bg = cv2.GaussianBlur(rng.integers(150, 230, (144, 256, 3), dtype=np.uint8), (0, 0), 1.5)
+    out = []
+    for t in range(frames):
+        im = bg.copy()
+        shade = int(np.clip(30 + drift * max(0, t - 7), 0, 255))
+        x, y = 30 + 16 * min(t, turn), 110 - 16 * max(0, t - turn)
+        cv2.circle(im, (x, y), 5, (shade, shade, shade), -1)
+        out.append(im)
+    return np.stack(out)
+
+
+def test_a_flight_that_changes_its_look_is_no_flying_object(monkeypatch):
+    # Big Buck Bunny 2850-2889 (read by the product's frame reader): grass sways at the
+    # bottom edge; flickers 4 px wide are linked 52-100 px a frame along it into a "flight"
+    # that turns at 2874, each link alike in level but the whole flight going from grey 125
+    # to 190. And a generated disk brightening 18 levels a frame as it is deflected; the same
+    # disk keeping its shade stays a contact.
+    first = 2850
+    grass = read_frames(MEDIA / "bbb_first_300s.mp4", first, 40, 256)
+    film = MotionDetector(threads=1).detect(grass, 24.0)
+    assert not [iv for iv in film.intervals if not iv.continuous]
+    assert not _small_contacts(_deflected(18), 24.0)
+    assert _small_contacts(_deflected(0), 24.0) == [12]
+    monkeypatch.setattr(objects, "_FLIGHT_LOOK", np.inf)
+    again = MotionDetector(threads=1).detect(grass, 24.0)
+    onsets = [first + iv.onset for iv in again.intervals if not iv.continuous]
+    assert any(abs(o - 2874) <= 1 for o in onsets), ("the excerpt no longer shows it", onsets)
+    assert _small_contacts(_deflected(18), 24.0) == [12], "the scene no longer shows the rule"
+
+
 # --- a small object that stops where there is nothing to meet (MotionConfig.contact_ground) -
 
 

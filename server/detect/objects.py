@@ -235,8 +235,12 @@ class _Track:
         return np.array([b.x, b.y])
 
 
+_LOOK = 40.0  # grey levels: one object's mean level from frame to frame ...
+_FLIGHT_LOOK = _LOOK  # ... and over its whole flight
+
+
 def _alike(a: Blob, b: Blob) -> bool:
-    return abs(a.level - b.level) < 40.0 and 0.33 <= a.area / b.area <= 3.0
+    return abs(a.level - b.level) < _LOOK and 0.33 <= a.area / b.area <= 3.0
 
 
 def track(blobs: list[Blobs], width: int) -> list[_Track]:
@@ -410,9 +414,14 @@ def _still_before(before: Blobs, at: np.ndarray, reach: float, like: Blob) -> bo
 
 def _flew(tr: _Track, steps: list[np.ndarray], blobs: list[Blobs], k: int, least: float) -> bool:
     """Did the track fly up to its point ``k``: its last ``_FLIGHT`` steps alike and each
-    longer than ``least`` (see ``_steady``), each leaving the place it started from?"""
+    longer than ``least`` (see ``_steady``), each leaving the place it started from, one
+    object all the way (its level within ``_FLIGHT_LOOK`` over the flight, not only step to step:
+    flickers in textured grass, linked across the frame, drift brighter link by link)?"""
     window = range(k - _FLIGHT, k)
     if not all(_steady(steps[j - 1], steps[j], least) for j in window[1:]):
+        return False
+    levels = [b.level for _, b in tr.points[k - _FLIGHT : k + 1]]
+    if max(levels) - min(levels) >= _FLIGHT_LOOK:
         return False
     return all(_left(tr, blobs, j) for j in window)
 
