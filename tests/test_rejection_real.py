@@ -21,7 +21,7 @@ from sonicvision.server.detect import motion, reject
 from sonicvision.server.detect.base import Detection
 from sonicvision.server.detect.motion import MotionConfig, MotionDetector
 from sonicvision.server.frames import probe, read_frames
-from sonicvision.server.synthetic_scenes import ObjectSpec, SceneSpec, render_scene
+from sonicvision.server.synthetic_scenes import ObjectSpec, SceneSpec, render_frames, render_scene
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "media"
 if not MEDIA.exists():
@@ -36,7 +36,7 @@ NO_REGION = replace(NO_SOFT, impact_region=1.0)
 # approach() is a share of the arrival speed and can be negative: 0 does not switch it off.
 NO_APPROACH = replace(NO_SOFT, impact_approach=-1e9)
 NO_SLIDE = replace(BASE, slide_coherence=0.0, slide_area=1.0, slide_scattered=1.0)
-NO_PASSBY = replace(BASE, passby_area=0.0, passby_speed=0.0)
+NO_PASSBY = replace(BASE, passby_area=0.0, passby_speed=0.0, passby_travel=0.0, slide_straight=0.0)
 
 
 def _excerpt(name: str, first: int, count: int) -> tuple[np.ndarray, float]:
@@ -253,14 +253,18 @@ def test_an_iris_out_over_real_footage_is_no_impact(monkeypatch):
 
 def test_a_slower_iris_out_over_real_footage_is_no_pass_by(monkeypatch):
     """BBB 1998-2021 with a slower iris-out (frames 2004-2018): its closing edge sweeps the
-    frame like a large thing passing close by, and read as a pass-by; an iris is silent."""
+    frame like a large thing passing close by, and read as a pass-by; an iris is silent.
+    (Closing on the centre, it crosses nothing either: the crossing rule is off below, so
+    the test shows what the transition rule does alone.)"""
     frames, rate = _excerpt(BBB, 1998, 24)
     closed = _iris_out(frames, 6, 20)
     shipped = _detect(closed, rate)
     assert not shipped.intervals, (_impacts(shipped, 1998), _continuous(shipped, 1998))
     assert shipped.rejected.get("transition", 0) >= 1
+    no_crossing = replace(BASE, passby_travel=0.0, slide_straight=0.0)
+    assert _detect(closed, rate, no_crossing).rejected.get("transition", 0) >= 1
     monkeypatch.setattr(reject, "is_transition", lambda *args, **kwargs: False)
-    without = _detect(closed, rate)
+    without = _detect(closed, rate, no_crossing)
     assert _continuous(without, 1998), "the excerpt no longer shows the problem"
 
 
@@ -418,3 +422,38 @@ def test_generated_a_block_circling_in_place_is_no_slide_one_going_somewhere_is(
     assert [r[2] for r in _continuous(_detect(sway, 24.0, off), 0)] == ["slide"], "no rule shown"
     one_way = _block_moving((30, 24), lambda t: (100 + int(round(48 * ease(t))), 80), frames=44)
     assert [r[2] for r in _continuous(_detect(one_way, 24.0), 0)] == ["slide"]
+
+
+# --- a pass-by crosses (MotionConfig.passby_travel) -----------------------------------------
+
+
+def test_a_character_ducking_out_of_the_frame_is_no_pass_by():
+    """Big Buck Bunny 4069-4118: Bunny ducks down out of the frame's bottom as a nut flies
+    over (4080-4089): large and fast at the frame's edge, but it crosses nothing (its motion
+    adds up to 0.04 of the width, a third of its path)."""
+    first = 4069
+    frames, rate = _excerpt(BBB, first, 50)
+    shipped = _detect(frames, rate)
+    assert not _continuous(shipped, first), _continuous(shipped, first)
+    assert shipped.rejected.get("goes nowhere", 0) >= 1, shipped.rejected
+    without = _detect(frames, rate, replace(BASE, passby_travel=0.0, slide_straight=0.0))
+    runs = [r for r in _continuous(without, first) if r[2] == "pass-by"]
+    assert any(a <= 4084 < b for a, b, _ in runs), ("the excerpt no longer shows it", runs)
+
+
+def test_generated_a_large_thing_in_and_back_out_of_one_edge_is_no_pass_by():
+    """Generated: a pass-by's object comes in from the left edge, slows, turns and goes back
+    out the same edge (the crossing's frames played forward and back on a sine, no stop); the
+    same object crossing the frame is a pass-by."""
+    spec = SceneSpec(rate=25.0, frames=200, objects=[ObjectSpec("pass", 1, 161)])
+    crossing = render_frames(spec)
+    # (Frame index along the crossing: out to 80 and back over 24 frames, still before and after.)
+    index = [int(round(80 * np.sin(np.pi * min(max(t - 5, 0), 24) / 24))) for t in range(36)]
+    peek = crossing[index]
+    shipped = _detect(peek, 25.0)
+    assert not _continuous(shipped, 0), _continuous(shipped, 0)
+    assert shipped.rejected == {"goes nowhere": 1}, shipped.rejected
+    off = replace(BASE, passby_travel=0.0, slide_straight=0.0)
+    assert [r[2] for r in _continuous(_detect(peek, 25.0, off), 0)] == ["pass-by"], "no rule shown"
+    across = SceneSpec(rate=25.0, frames=50, objects=[ObjectSpec("pass", 10, 30)])
+    assert [r[2] for r in _continuous(_detect(render_frames(across), 25.0), 0)] == ["pass-by"]

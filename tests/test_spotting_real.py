@@ -56,7 +56,14 @@ def _covered(det, n: int) -> float:
     return float(active.mean())
 
 
-OFF = MotionConfig(slide_coherence=0.0, slide_area=1.0, passby_area=0.0, passby_speed=0.0)
+OFF = MotionConfig(
+    slide_coherence=0.0,
+    slide_area=1.0,
+    passby_area=0.0,
+    passby_speed=0.0,
+    passby_travel=0.0,
+    slide_straight=0.0,
+)
 
 
 def test_a_talking_head_in_a_moving_car_is_no_continuous_sound():

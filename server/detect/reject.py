@@ -35,6 +35,9 @@ Continuous candidates (runs of motion):
 
 * a **pass-by** is kept only for a large object (at least ``passby_area`` of the frame moving)
   crossing fast (``passby_speed``: across the frame within two seconds): close to the camera.
+  ``goes nowhere``: it must cross, its motion adding up to ``passby_travel`` of the width
+  one way (``slide_straight``): a character ducking out of the frame, a close-up swaying,
+  moves fast and large about one place.
 * a **slide** is kept only for one thing moving rigidly (``slide_coherence``), from rest to
   rest inside the shot, over less than ``slide_area`` of the picture: sustained contact
   motion. Walkers (their limbs go different ways), a talking head, a background seen through
@@ -74,6 +77,7 @@ class RejectConfig(Protocol):
     periodic_speed: float
     passby_area: float
     passby_speed: float
+    passby_travel: float
     slide_coherence: float
     slide_area: float
     slide_scattered: float
@@ -306,9 +310,11 @@ def travel(ev: Evidence, run: Run, rate: float) -> tuple[float, float]:
 
 
 def goes_somewhere(ev: Evidence, run: Run, rate: float, cfg: RejectConfig) -> bool:
-    """Does ``run`` carry something ``slide_travel`` of the width, one way (see ``travel``)?"""
+    """Does ``run`` carry something ``slide_travel`` of the width (a pass-by:
+    ``passby_travel``), one way (see ``travel``)?"""
     distance, straight = travel(ev, run, rate)
-    return distance >= cfg.slide_travel and straight >= cfg.slide_straight
+    least = cfg.passby_travel if run.label == "pass-by" else cfg.slide_travel
+    return distance >= least and straight >= cfg.slide_straight
 
 
 def in_transition(ev: Evidence, run: Run) -> bool:
@@ -331,10 +337,12 @@ def judge_runs(
             rejected["transition"] += 1
             continue
         if run.label == "pass-by":
-            if moving >= cfg.passby_area and speed >= cfg.passby_speed:
-                kept.append(run)
-            else:
+            if moving < cfg.passby_area or speed < cfg.passby_speed:
                 rejected["small or slow pass-by"] += 1
+            elif not goes_somewhere(ev, run, rate, cfg):
+                rejected["goes nowhere"] += 1
+            else:
+                kept.append(run)
             continue
         coherent = float(np.median(ev.coherence[run.start : run.end])) >= cfg.slide_coherence
         inside = run.start > 1 and run.end < n - 1
