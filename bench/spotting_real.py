@@ -48,14 +48,14 @@ from pathlib import Path
 
 import av
 import numpy as np
-from scenedetect import ContentDetector, FrameTimecode
+from scenedetect import FrameTimecode
 
 from sonicvision.errors import MediaError
 from sonicvision.server import frames
 from sonicvision.server.detect import calibration as cal
 from sonicvision.server.detect.base import Candidate, Detection, Detector
 from sonicvision.server.detect.motion import MotionDetector
-from sonicvision.server.shots import scan_clip
+from sonicvision.server.shots import cut_detector, scan_clip
 from sonicvision.server.synthetic_scenes import ObjectSpec, SceneSpec, render_scene
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -143,7 +143,7 @@ def _decode_in_order(path: Path, first: int, count: int | None) -> tuple[float, 
 
 def _cuts(held: list[np.ndarray], rate: float, first: int) -> list[tuple[int, int, int, int]]:
     """Shots of frames decoded in order, found as ``scan_clip`` finds them."""
-    detector = ContentDetector(threshold=27.0, min_scene_len=max(2, round(0.3 * rate)))
+    detector = cut_detector(rate)
     starts = [first]
     for i, picture in enumerate(held, first):
         starts += [c.frame_num for c in detector.process_frame(FrameTimecode(i, rate), picture)]

@@ -18,7 +18,7 @@ from typing import Protocol
 import av
 import numpy as np
 import opentimelineio as otio
-from scenedetect import ContentDetector, FrameTimecode
+from scenedetect import AdaptiveDetector, ContentDetector, FrameTimecode
 
 from sonicvision.adapters.errors import MediaNotFoundError
 from sonicvision.adapters.media import MediaResolver
@@ -119,6 +119,19 @@ class ShotFrames:
 HANDLE_FRAMES = 3
 
 
+def cut_detector(rate: Fraction | float, min_shot_s: float = 0.3) -> AdaptiveDetector:
+    """PySceneDetect's AdaptiveDetector: a cut is a frame whose change stands out from the
+    frames around it (``window_width`` each side), not one over a fixed level. A whip pan, a
+    flash of light or a hand slamming into a close-up changes a lot on several frames in a
+    row; a fixed level (ContentDetector at 27) cut Big Buck Bunny at three such frames (one
+    of them the frame before a labelled contact) and missed a cut between two green fields.
+    On the film's 74 labelled cuts: 74 found, none false (ContentDetector: 73, 3 false).
+
+    Its default minimum shot (15 frames) would hide a cut early in a trimmed clip; editors
+    trim close to cuts, so the minimum here is ``min_shot_s``."""
+    return AdaptiveDetector(min_scene_len=max(2, round(min_shot_s * float(rate))))
+
+
 def scan_clip(
     path: Path,
     first: int,
@@ -133,23 +146,24 @@ def scan_clip(
     min_shot_s: float = 0.3,
     notes: list[str] | None = None,
 ) -> Iterator[ShotFrames]:
-    """Decode a clip's used frames once, find its cuts (PySceneDetect's ContentDetector) and
-    hand each decoded frame to ``on_frame``, so detection needs no second decode.
+    """Decode a clip's used frames once, find its cuts (``cut_detector``) and hand each
+    decoded frame to ``on_frame``, so detection needs no second decode.
 
     ``lead`` / ``tail`` frames before / after the used range are decoded too and handed over
     (never made into shots): they are the first and last shots' context, up to a camera cut
-    found in them. Cut detection inside the used range sees exactly the used frames.
+    found in them (a few frames: ContentDetector at ``threshold``, each frame against the one
+    before, as the adaptive one needs a window). Cut detection inside the used range sees
+    exactly the used frames.
 
-    A shot is yielded once its cut is found, which can be a few frames after the cut (the
-    detector's flash filter): by then ``on_frame`` has seen all of its frames and maybe some
-    of the next shot's. What the decode found odd is added to ``notes``.
+    A shot is yielded once its cut is found, a few frames after the cut (the detector's
+    window): by then ``on_frame`` has seen all of its frames and maybe some of the next
+    shot's. What the decode found odd is added to ``notes``.
 
     PySceneDetect downscales to ~256 px itself before scoring; we give it frames already at the
-    analysis width. Its default minimum shot (15 frames) would hide a cut early in a trimmed
-    clip; editors trim close to cuts, so the minimum here is a third of a second.
+    analysis width.
     """
     rate = info.rate_exact
-    detector = ContentDetector(threshold=threshold, min_scene_len=max(2, round(min_shot_s * rate)))
+    detector = cut_detector(rate, min_shot_s)
     # Cuts in the handles, each frame against the one before (no minimum shot length there).
     lead_cuts = ContentDetector(threshold=threshold, min_scene_len=1)
     tail_cuts = ContentDetector(threshold=threshold, min_scene_len=1)
