@@ -322,12 +322,15 @@ def _thrown_at_a_head(
     hit: int = 12,
     nodding: bool = False,
     shaking: int = 0,
+    step: int = 48,
+    first_shade: tuple[int, int, int] | None = None,
 ) -> np.ndarray:
     """A nut thrown in from the left edge (two frames in view) strikes a large textured head
     on frame ``hit``; the head recoils with the blow and the nut bounces back up-left.
     ``nodding``: the head bobs up and down all along (a talking head), the nut passes.
     ``shaking``: the head jitters this many pixels up and down up to the blow (still moving
-    from a blow before), then recoils."""
+    from a blow before), then recoils. ``step``: the nut's pixels a frame on its way in;
+    ``first_shade``: its colour on the first frame it is in view (half in, blurred)."""
     rng = np.random.default_rng(7)
     bg = cv2.GaussianBlur(rng.integers(40, 220, (144, 256, 3), dtype=np.uint8), (0, 0), 1.5)
     head = cv2.GaussianBlur(rng.integers(0, 255, (70, 60, 3), dtype=np.uint8), (0, 0), 1.5)
@@ -338,12 +341,14 @@ def _thrown_at_a_head(
         hy = 40 + (4 * (t % 3) if nodding else shaking * (t % 2) if t <= hit else 0)
         im[hy : hy + 70, hx : hx + 60] = head
         x, y = (
-            (107 + (t - hit) * 48, 70 - (t - hit) * 2)
+            (107 + (t - hit) * step, 70 - (t - hit) * 2)
             if t <= hit
             else (95 - (t - hit) * 12, 70 - (t - hit) * 9)
         )
+        entering = t <= hit and x - step <= -10
+        shade = first_shade if first_shade is not None and entering else (30, 40, 60)
         if -10 < x < 266 and -10 < y < 154:
-            cv2.circle(im, (int(x), int(y)), 9, (30, 40, 60), -1)
+            cv2.circle(im, (int(x), int(y)), 9, shade, -1)
         out.append(im)
     return np.stack(out)
 
@@ -400,6 +405,27 @@ def test_a_head_still_moving_from_a_blow_is_struck_again_when_it_recoils(monkeyp
     monkeypatch.setattr(objects, "_STRUCK_GROWTH", np.inf)
     assert 4220 not in contacts_at(frames, rate, first), "the excerpt no longer shows the rule"
     assert contacts_at(shaking, 24.0) == [], "the generated scene no longer shows the rule"
+
+
+def test_a_nut_seen_one_frame_before_its_linked_flight_is_still_a_flight(monkeypatch):
+    # Big Buck Bunny 3794-3797: a nut thrown from the left bonks Bunny's head at 3797. On
+    # its first frame in view (3794, at the edge) it is darker than on the next two, too
+    # unlike to be linked: its track is one step from mid-frame, which alone is no flight.
+    # It was there, where the step points back to. And a generated nut 34 px a frame, its
+    # first frame in view a lighter shade.
+    first = 3780
+    frames, rate = _around("bbb_first_300s.mp4", first, 30)
+    unlike = _thrown_at_a_head(step=34, first_shade=(140, 150, 160))
+
+    def contacts_at(frames_: np.ndarray, fps: float, offset: int = 0) -> list[int]:
+        det = MotionDetector(threads=1).detect(frames_, fps)
+        return [offset + iv.onset for iv in det.intervals if not iv.continuous]
+
+    assert 3797 in contacts_at(frames, rate, first)
+    assert contacts_at(unlike, 24.0) == [12]
+    monkeypatch.setattr(objects, "_seen_at", lambda *a: False)
+    assert 3797 not in contacts_at(frames, rate, first), "the excerpt no longer shows it"
+    assert contacts_at(unlike, 24.0) == [], "the generated scene no longer shows it"
 
 
 def test_a_nut_the_tracker_linked_on_is_still_found_where_it_struck(monkeypatch):

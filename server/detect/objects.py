@@ -379,14 +379,16 @@ def _struck(
     if not all(_left(tr, blobs, j) for j in range(max(0, len(steps) - 2), len(steps))):
         return None
     if len(steps) < 2:
-        # One step is no flight unless it came from outside the view (two blobs linked
-        # mid-frame are as often a hand and an ear), and it is no one object when it is
+        # One step is no flight unless it came from outside the view or a mover was where
+        # the step points back to, unlinked (two blobs linked mid-frame alone are as often
+        # a hand and an ear), and it is no one object when it is
         # much longer than the blob is wide: under any shutter but the fastest, a thing
         # that fast is a streak as long as a good part of its step (two flickers far apart
         # are linked instead: on Big Buck Bunny the false ones stepped 8-15 sizes, the nuts
         # thrown at the bunny's head 2.5).
         before = tr.position(0) - v  # where it was a frame earlier, going as it went
-        if min(before[0], before[1], width - before[0], height - before[1]) > 0:
+        outside = min(before[0], before[1], width - before[0], height - before[1]) <= 0
+        if not outside and not _seen_at(blobs, tr.points[0][0] - 1, before, 0.5 * s + b.size):
             return None
         if s > _STRUCK_STEP * b.size:
             return None
@@ -408,6 +410,15 @@ def _struck(
         return None
     x, y = at[0] / width, at[1] / height
     return Contact(t, 0.5, x, y, "struck", False, s / width * rate, b.size / width)
+
+
+def _seen_at(blobs: list[Blobs], t: int, where: np.ndarray, reach: float) -> bool:
+    """Was a mover at ``where`` (within ``reach``) on frame ``t``? A third point on the
+    path, left unlinked (an object coming in at the frame's edge, half in view, looks
+    darker or lighter than once it is in)."""
+    if t < 0:
+        return False
+    return any(np.hypot(m.x - where[0], m.y - where[1]) <= reach for m in blobs[t].movers)
 
 
 def _still_before(before: Blobs, now: Blobs, at: np.ndarray, reach: float, like: Blob) -> bool:
