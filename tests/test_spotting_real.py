@@ -428,9 +428,32 @@ def test_a_nut_seen_one_frame_before_its_linked_flight_is_still_a_flight(monkeyp
     assert contacts_at(unlike, 24.0) == [], "the generated scene no longer shows it"
 
 
+def test_a_pear_coming_in_at_the_frame_edge_is_tracked_and_struck_there(monkeypatch):
+    # Big Buck Bunny 4296-4298: a pear thrown in at the top-left corner strikes the top of
+    # Bunny's head at 4298. On its first frame only a sliver of it is in view (76 px, then
+    # 504): a track's first point at the edge may grow. It strikes near the top edge: its
+    # centre half its size inside is in view. And a generated nut first seen as a sliver.
+    first = 4284
+    frames, rate = _around("bbb_first_300s.mp4", first, 30)
+    sliver = _thrown_at_a_head(step=55)
+
+    def contacts_at(frames_: np.ndarray, fps: float, offset: int = 0) -> list[int]:
+        det = MotionDetector(threads=1).detect(frames_, fps)
+        return [offset + iv.onset for iv in det.intervals if not iv.continuous]
+
+    assert 4298 in contacts_at(frames, rate, first)
+    assert contacts_at(sliver, 24.0) == [12]
+    with monkeypatch.context() as patched:
+        patched.setattr(objects, "_IN_VIEW", 1.0)
+        assert 4298 not in contacts_at(frames, rate, first), "no longer shows _IN_VIEW"
+    monkeypatch.setattr(objects, "_at_edge", lambda *a: False)
+    assert 4298 not in contacts_at(frames, rate, first), "the excerpt no longer shows it"
+    assert contacts_at(sliver, 24.0) == [], "the generated scene no longer shows it"
+
+
 def test_a_nut_the_tracker_linked_on_is_still_found_where_it_struck(monkeypatch):
     # Big Buck Bunny 4266-4331 (one shot, wide): nuts and an apple thrown at Bunny's head
-    # (labelled contacts 4272, 4285, 4309, 4327). The nut of 4309 vanishes into the head,
+    # (labelled contacts 4272, 4285, 4298, 4309, 4327). The nut of 4309 vanishes into the head,
     # and the tracker links its track on to a blob below it (something else): the point
     # where the path breaks off is tried as the track's end.
     first = 4266
@@ -438,7 +461,7 @@ def test_a_nut_the_tracker_linked_on_is_still_found_where_it_struck(monkeypatch)
     found = MotionDetector(threads=1).detect(frames, rate)
     onsets = [first + iv.onset for iv in found.intervals if not iv.continuous]
     assert any(abs(o - 4309) <= 1 for o in onsets), onsets
-    assert all(any(abs(o - c) <= 1 for c in (4272, 4285, 4309, 4327)) for o in onsets), onsets
+    assert all(any(abs(o - c) <= 1 for c in (4272, 4285, 4298, 4309, 4327)) for o in onsets), onsets
     monkeypatch.setattr(
         objects,
         "_struck_along",

@@ -59,6 +59,9 @@ _COARSE = 4  # pixels per cell of the changed regions' map
 _STRUCK_FAST = 2.0
 _STRUCK_REGION = _APART  # more than a lone object changes (see _APART)
 _STRUCK_STEP = 5.0  # a flight of one step: at most this many sizes long
+# A struck object stays in view: where it would be, its centre at least this many of its
+# sizes inside the frame (most of it in view; a pear striking a head at the top edge, 4298).
+_IN_VIEW = 0.5
 # A struck thing that moved already: the change there grows this much (see _still_before).
 _STRUCK_GROWTH = 2.0
 # ... and at least this wide (of the frame's width). A struck object shows no contact of its
@@ -244,13 +247,23 @@ _LOOK = 40.0  # grey levels: one object's mean level from frame to frame ...
 _FLIGHT_LOOK = _LOOK  # ... and over its whole flight
 
 
-def _alike(a: Blob, b: Blob) -> bool:
-    return abs(a.level - b.level) < _LOOK and 0.33 <= a.area / b.area <= 3.0
+def _alike(a: Blob, b: Blob, entering: bool = False) -> bool:
+    """Could ``b`` be ``a`` a frame on? Alike in level and area; ``entering``: ``a`` was at
+    the frame's edge, partly in view, so its area says nothing of the object's."""
+    if abs(a.level - b.level) >= _LOOK:
+        return False
+    return entering or 0.33 <= a.area / b.area <= 3.0
 
 
-def track(blobs: list[Blobs], width: int) -> list[_Track]:
+def _at_edge(b: Blob, width: int, height: int) -> bool:
+    """Is ``b`` within its own size of the frame's edge (likely cut by it)?"""
+    return min(b.x, b.y, width - b.x, height - b.y) < b.size
+
+
+def track(blobs: list[Blobs], width: int, height: int) -> list[_Track]:
     """Movers linked frame to frame: each blob to the track it continues best (nearest to the
-    track's predicted place, within reach of its last one), greedily, largest blobs first."""
+    track's predicted place, within reach of its last one), greedily, largest blobs first. A
+    track whose first point is at the frame's edge may grow as its object comes into view."""
     tracks: list[_Track] = []
     open_: list[_Track] = []
     for t, frame in enumerate(blobs):
@@ -259,7 +272,9 @@ def track(blobs: list[Blobs], width: int) -> list[_Track]:
         for b in frame.movers:
             best, best_cost = None, np.inf
             for i, tr in enumerate(open_):
-                if i in taken or not _alike(tr.points[-1][1], b):
+                last = tr.points[-1][1]
+                entering = len(tr.points) == 1 and _at_edge(last, width, height)
+                if i in taken or not _alike(last, b, entering):
                     continue
                 p = tr.position(-1)
                 v = p - tr.position(-2) if len(tr.points) > 1 else np.zeros(2)
@@ -286,7 +301,7 @@ def contacts(blobs: list[Blobs], rate: float, width: int, height: int) -> list[C
     """Contacts of small fast objects in one shot's frames (see the module's notes)."""
     out: list[Contact] = []
     least = max(1.5, 0.3 / rate * width)  # 0.3 widths/s, and more than the noise of a centroid
-    for tr in track(blobs, width):
+    for tr in track(blobs, width, height):
         steps = [tr.position(k + 1) - tr.position(k) for k in range(len(tr.points) - 1)]
         for k in range(_FLIGHT, len(steps)):
             # Approach: steps k-2 and k-1 alike and longer than the object; the turn at point
@@ -396,7 +411,8 @@ def _struck(
     if t + 1 >= len(blobs) or blobs[t].extent is None:
         return None
     at = last + v
-    inside = b.size <= at[0] <= width - b.size and b.size <= at[1] <= height - b.size
+    half = _IN_VIEW * b.size
+    inside = half <= at[0] <= width - half and half <= at[1] <= height - half
     if not inside:
         return None  # left the view
     for k, where in ((t, at), (t + 1, at + v)):
