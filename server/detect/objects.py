@@ -357,15 +357,24 @@ def _struck_along(
     its path breaks off (two steps unlike in direction or speed, or shorter than ``least``
     pixels a frame): an object that vanishes into what it struck leaves the tracker free to
     link its track on to another blob of the next frame (the nearest within reach: something
-    else entirely), so a point where the path turns without a bounce is tried as an end too."""
-    ends = [len(tr.points) - 1]
-    ends += [k for k in range(1, len(steps)) if not _steady(steps[k - 1], steps[k], least)]
-    out = []
-    for k in sorted(set(ends)):
-        c = strike(_Track(tr.points[: k + 1]), steps[:k])
-        if c is not None:
-            out.append(c)
+    else entirely), so a point where the path turns without a bounce is tried as an end too.
+    The same holds at the other end: an object thrown in can be linked on to a track that
+    ended nearby, so a break is tried as the start of a flight too."""
+    breaks = [k for k in range(1, len(steps)) if not _steady(steps[k - 1], steps[k], least)]
+    ends = sorted(set(breaks + [len(tr.points) - 1]))
+    out: list[Contact] = []
+    for start in _flight_starts(breaks):
+        for end in (e for e in ends if e > start):
+            c = strike(_Track(tr.points[start : end + 1]), steps[start:end])
+            if c is not None and all(c.t != o.t for o in out):
+                out.append(c)
     return out
+
+
+def _flight_starts(breaks: list[int]) -> list[int]:
+    """Where a struck object's flight may start on its track: its first point, and each
+    point where the path breaks off (see ``_struck_along``)."""
+    return [0, *breaks]
 
 
 def _struck(
@@ -420,12 +429,21 @@ def _struck(
             np.hypot(m.x - where[0], m.y - where[1]) <= 0.5 * s + m.size for m in blobs[k].movers
         ):
             return None  # flew on
+    if _stayed(blobs[t], last, b.size):
+        return None
     if blobs[t].region_at(at[0], at[1], 0.5 * s) <= _STRUCK_REGION * b.area:
         return None  # nothing larger there: lost, not stopped
     if not _still_before(blobs[t - 1], blobs[t], at, 0.5 * s, b):
         return None
     x, y = at[0] / width, at[1] / height
     return Contact(t, 0.5, x, y, "struck", False, s / width * rate, b.size / width)
+
+
+def _stayed(now: Blobs, last: np.ndarray, size: float) -> bool:
+    """Is something still changing, as a mover, where the object last was? A thing that
+    flew into what it struck left that place (the background it uncovered settles); a
+    flicker in defocused foliage keeps changing there (Big Buck Bunny 1780-1781)."""
+    return any(np.hypot(m.x - last[0], m.y - last[1]) <= size for m in now.movers)
 
 
 def _seen_at(blobs: list[Blobs], t: int, where: np.ndarray, reach: float) -> bool:
