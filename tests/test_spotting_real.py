@@ -353,6 +353,11 @@ def _thrown_at_a_head(
     return np.stack(out)
 
 
+def _contacts_at(frames: np.ndarray, rate: float, offset: int = 0) -> list[int]:
+    det = MotionDetector(threads=1).detect(frames, rate)
+    return [offset + iv.onset for iv in det.intervals if not iv.continuous]
+
+
 def test_a_nut_struck_against_a_recoiling_head_is_an_impact_on_its_frame(monkeypatch):
     frames = _thrown_at_a_head()
     found = MotionDetector(threads=1).detect(frames, 24.0)
@@ -395,16 +400,12 @@ def test_a_head_still_moving_from_a_blow_is_struck_again_when_it_recoils(monkeyp
     shaking = _thrown_at_a_head(shaking=2)
     passing = _thrown_at_a_head(nodding=True)
 
-    def contacts_at(frames_: np.ndarray, fps: float, offset: int = 0) -> list[int]:
-        det = MotionDetector(threads=1).detect(frames_, fps)
-        return [offset + iv.onset for iv in det.intervals if not iv.continuous]
-
-    assert 4220 in contacts_at(frames, rate, first)
-    assert contacts_at(shaking, 24.0) == [12]
-    assert contacts_at(passing, 24.0) == []
+    assert 4220 in _contacts_at(frames, rate, first)
+    assert _contacts_at(shaking, 24.0) == [12]
+    assert _contacts_at(passing, 24.0) == []
     monkeypatch.setattr(objects, "_STRUCK_GROWTH", np.inf)
-    assert 4220 not in contacts_at(frames, rate, first), "the excerpt no longer shows the rule"
-    assert contacts_at(shaking, 24.0) == [], "the generated scene no longer shows the rule"
+    assert 4220 not in _contacts_at(frames, rate, first), "the excerpt no longer shows the rule"
+    assert _contacts_at(shaking, 24.0) == [], "the generated scene no longer shows the rule"
 
 
 def test_a_nut_seen_one_frame_before_its_linked_flight_is_still_a_flight(monkeypatch):
@@ -417,15 +418,11 @@ def test_a_nut_seen_one_frame_before_its_linked_flight_is_still_a_flight(monkeyp
     frames, rate = _around("bbb_first_300s.mp4", first, 30)
     unlike = _thrown_at_a_head(step=34, first_shade=(140, 150, 160))
 
-    def contacts_at(frames_: np.ndarray, fps: float, offset: int = 0) -> list[int]:
-        det = MotionDetector(threads=1).detect(frames_, fps)
-        return [offset + iv.onset for iv in det.intervals if not iv.continuous]
-
-    assert 3797 in contacts_at(frames, rate, first)
-    assert contacts_at(unlike, 24.0) == [12]
+    assert 3797 in _contacts_at(frames, rate, first)
+    assert _contacts_at(unlike, 24.0) == [12]
     monkeypatch.setattr(objects, "_seen_at", lambda *a: False)
-    assert 3797 not in contacts_at(frames, rate, first), "the excerpt no longer shows it"
-    assert contacts_at(unlike, 24.0) == [], "the generated scene no longer shows it"
+    assert 3797 not in _contacts_at(frames, rate, first), "the excerpt no longer shows it"
+    assert _contacts_at(unlike, 24.0) == [], "the generated scene no longer shows it"
 
 
 def test_a_pear_coming_in_at_the_frame_edge_is_tracked_and_struck_there(monkeypatch):
@@ -437,23 +434,14 @@ def test_a_pear_coming_in_at_the_frame_edge_is_tracked_and_struck_there(monkeypa
     frames, rate = _around("bbb_first_300s.mp4", first, 30)
     sliver = _thrown_at_a_head(step=55)
 
-    def contacts_at(frames_: np.ndarray, fps: float, offset: int = 0) -> list[int]:
-        det = MotionDetector(threads=1).detect(frames_, fps)
-        return [offset + iv.onset for iv in det.intervals if not iv.continuous]
-
-    assert 4298 in contacts_at(frames, rate, first)
-    assert contacts_at(sliver, 24.0) == [12]
+    assert 4298 in _contacts_at(frames, rate, first)
+    assert _contacts_at(sliver, 24.0) == [12]
     with monkeypatch.context() as patched:
         patched.setattr(objects, "_IN_VIEW", 1.0)
-        assert 4298 not in contacts_at(frames, rate, first), "no longer shows _IN_VIEW"
+        assert 4298 not in _contacts_at(frames, rate, first), "no longer shows _IN_VIEW"
     monkeypatch.setattr(objects, "_at_edge", lambda *a: False)
-    assert 4298 not in contacts_at(frames, rate, first), "the excerpt no longer shows it"
-    assert contacts_at(sliver, 24.0) == [], "the generated scene no longer shows it"
-
-
-def _contacts_at(frames: np.ndarray, rate: float, offset: int = 0) -> list[int]:
-    det = MotionDetector(threads=1).detect(frames, rate)
-    return [offset + iv.onset for iv in det.intervals if not iv.continuous]
+    assert 4298 not in _contacts_at(frames, rate, first), "the excerpt no longer shows it"
+    assert _contacts_at(sliver, 24.0) == [], "the generated scene no longer shows it"
 
 
 def test_a_nut_linked_on_to_a_track_before_it_is_a_flight_from_the_break(monkeypatch):
