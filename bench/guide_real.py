@@ -183,8 +183,12 @@ def main() -> None:
     ap.add_argument("--labels", type=Path, default=LABELS)
     ap.add_argument("--seconds", type=float, default=300.0)
     ap.add_argument("--list", action="store_true", help="print the cues the sound placed")
-    ap.add_argument("--visual-cache", type=Path, default=None)
+    ap.add_argument(
+        "--visual-cache", type=Path, default=None, help="a file: the picture's shots, detections"
+    )
     args = ap.parse_args()
+    if args.visual_cache is not None and args.visual_cache.is_dir():
+        ap.error(f"--visual-cache wants a file path, not the folder {args.visual_cache}")
     labels = json.loads(args.labels.read_text())
     media = args.media
     rate = float(labels["fps"])
