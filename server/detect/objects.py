@@ -405,11 +405,11 @@ def _struck(
     if len(steps) < 2:
         # One step is no flight unless it came from outside the view or a mover was where
         # the step points back to, unlinked (two blobs linked mid-frame alone are as often
-        # a hand and an ear), and it is no one object when it is
-        # much longer than the blob is wide: under any shutter but the fastest, a thing
-        # that fast is a streak as long as a good part of its step (two flickers far apart
-        # are linked instead: on Big Buck Bunny the false ones stepped 8-15 sizes, the nuts
-        # thrown at the bunny's head 2.5).
+        # a hand and an ear), and it is no one object when it is much longer than the blob
+        # is wide: under any shutter but the fastest, a thing that fast is a streak as long
+        # as a good part of its step (two flickers far apart are linked instead: on Big
+        # Buck Bunny the false ones stepped 8-15 sizes, the nuts thrown at the bunny's head
+        # 2.5).
         before = tr.position(0) - v  # where it was a frame earlier, going as it went
         outside = min(before[0], before[1], width - before[0], height - before[1]) <= 0
         if not outside and not _seen_at(blobs, tr.points[0][0] - 1, before, 0.5 * s + b.size):
@@ -443,16 +443,19 @@ def _stayed(now: Blobs, last: np.ndarray, size: float) -> bool:
     """Is something still changing, as a mover, where the object last was? A thing that
     flew into what it struck left that place (the background it uncovered settles); a
     flicker in defocused foliage keeps changing there (Big Buck Bunny 1780-1781)."""
-    return any(np.hypot(m.x - last[0], m.y - last[1]) <= size for m in now.movers)
+    return _mover_near(now, last, size)
 
 
 def _seen_at(blobs: list[Blobs], t: int, where: np.ndarray, reach: float) -> bool:
     """Was a mover at ``where`` (within ``reach``) on frame ``t``? A third point on the
     path, left unlinked (an object coming in at the frame's edge, half in view, looks
     darker or lighter than once it is in)."""
-    if t < 0:
-        return False
-    return any(np.hypot(m.x - where[0], m.y - where[1]) <= reach for m in blobs[t].movers)
+    return t >= 0 and _mover_near(blobs[t], where, reach)
+
+
+def _mover_near(frame: Blobs, where: np.ndarray, reach: float) -> bool:
+    """Is a mover of ``frame`` within ``reach`` pixels of ``where``?"""
+    return any(np.hypot(m.x - where[0], m.y - where[1]) <= reach for m in frame.movers)
 
 
 def _still_before(before: Blobs, now: Blobs, at: np.ndarray, reach: float, like: Blob) -> bool:
