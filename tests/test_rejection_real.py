@@ -36,7 +36,9 @@ NO_REGION = replace(NO_SOFT, impact_region=1.0)
 # approach() is a share of the arrival speed and can be negative: 0 does not switch it off.
 NO_APPROACH = replace(NO_SOFT, impact_approach=-1e9)
 NO_SLIDE = replace(BASE, slide_coherence=0.0, slide_area=1.0, slide_scattered=1.0)
-NO_PASSBY = replace(BASE, passby_area=0.0, passby_speed=0.0, passby_travel=0.0, slide_straight=0.0)
+# A pass-by (or slide) need not cross: the travel rule off.
+NO_CROSSING = replace(BASE, passby_travel=0.0, slide_straight=0.0)
+NO_PASSBY = replace(NO_CROSSING, passby_area=0.0, passby_speed=0.0)
 
 
 def _excerpt(name: str, first: int, count: int) -> tuple[np.ndarray, float]:
@@ -261,10 +263,9 @@ def test_a_slower_iris_out_over_real_footage_is_no_pass_by(monkeypatch):
     shipped = _detect(closed, rate)
     assert not shipped.intervals, (_impacts(shipped, 1998), _continuous(shipped, 1998))
     assert shipped.rejected.get("transition", 0) >= 1
-    no_crossing = replace(BASE, passby_travel=0.0, slide_straight=0.0)
-    assert _detect(closed, rate, no_crossing).rejected.get("transition", 0) >= 1
+    assert _detect(closed, rate, NO_CROSSING).rejected.get("transition", 0) >= 1
     monkeypatch.setattr(reject, "is_transition", lambda *args, **kwargs: False)
-    without = _detect(closed, rate, no_crossing)
+    without = _detect(closed, rate, NO_CROSSING)
     assert _continuous(without, 1998), "the excerpt no longer shows the problem"
 
 
@@ -436,7 +437,7 @@ def test_a_character_ducking_out_of_the_frame_is_no_pass_by():
     shipped = _detect(frames, rate)
     assert not _continuous(shipped, first), _continuous(shipped, first)
     assert shipped.rejected.get("goes nowhere", 0) >= 1, shipped.rejected
-    without = _detect(frames, rate, replace(BASE, passby_travel=0.0, slide_straight=0.0))
+    without = _detect(frames, rate, NO_CROSSING)
     runs = [r for r in _continuous(without, first) if r[2] == "pass-by"]
     assert any(a <= 4084 < b for a, b, _ in runs), ("the excerpt no longer shows it", runs)
 
@@ -453,7 +454,7 @@ def test_generated_a_large_thing_in_and_back_out_of_one_edge_is_no_pass_by():
     shipped = _detect(peek, 25.0)
     assert not _continuous(shipped, 0), _continuous(shipped, 0)
     assert shipped.rejected == {"goes nowhere": 1}, shipped.rejected
-    off = replace(BASE, passby_travel=0.0, slide_straight=0.0)
-    assert [r[2] for r in _continuous(_detect(peek, 25.0, off), 0)] == ["pass-by"], "no rule shown"
+    off = _detect(peek, 25.0, NO_CROSSING)
+    assert [r[2] for r in _continuous(off, 0)] == ["pass-by"], "no rule shown"
     across = SceneSpec(rate=25.0, frames=50, objects=[ObjectSpec("pass", 10, 30)])
     assert [r[2] for r in _continuous(_detect(render_frames(across), 25.0), 0)] == ["pass-by"]
