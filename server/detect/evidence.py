@@ -68,6 +68,10 @@ class _Row:
     dark: float = 0.0  # share of near-black pixels
     coherence: float = 0.0  # |mean velocity| / mean speed of the moving pixels (1: rigid)
     cells: np.ndarray | None = None  # (6, 8, 2) mean velocity of the moving pixels per cell
+    # Mean velocity (widths/s) of the lowest and the highest quarter of the moving pixels:
+    # a walker's feet stay planted in turn while the body above goes on (reject.planted).
+    low: tuple[float, float] = (0.0, 0.0)
+    high: tuple[float, float] = (0.0, 0.0)
     stop_x: float = 0.0  # where the impact's pixels stopped (fractions of the frame) ...
     stop_y: float = 0.0
     stop_vx: float = 0.0  # ... and how they arrived, widths/s
@@ -95,6 +99,8 @@ class _Evidence:
     stop: np.ndarray  # (T, 4): x, y, vx, vy
     face: np.ndarray
     cells: np.ndarray  # (T, 6, 8, 2)
+    low: np.ndarray  # (T, 2)
+    high: np.ndarray  # (T, 2)
 
     @classmethod
     def of(cls, rows: list[_Row]) -> _Evidence:
@@ -103,10 +109,14 @@ class _Evidence:
 
         names = ("moving", "speed", "at_edge", "camera", "unmatched", "impact", "impact_speed")
         names += ("level", "dark", "coherence", "stop_area")
+        ends = tuple(
+            np.array([getattr(r, n) for r in rows], dtype=float).reshape(-1, 2)
+            for n in ("low", "high")
+        )
         stop = np.array([(r.stop_x, r.stop_y, r.stop_vx, r.stop_vy) for r in rows], dtype=float)
         face = np.array([r.face for r in rows], dtype=float)
         cells = np.stack([_NO_CELLS if r.cells is None else r.cells for r in rows])
-        return cls(*(column(n) for n in names), stop, face, cells)
+        return cls(*(column(n) for n in names), stop, face, cells, *ends)
 
     def clear(self, t: int) -> None:
         """Forget everything measured at frame ``t``."""
@@ -291,6 +301,18 @@ def _cells(inc: _Incoming) -> np.ndarray:
         mean = cv2.resize(inc.velocity[..., k] * m, _CELLS, interpolation=cv2.INTER_AREA)
         np.divide(mean, share, out=out[..., k], where=share > 0.02)
     return out
+
+
+def _ends(inc: _Incoming) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Mean velocity of the lowest and of the highest quarter of the moving pixels (by
+    height): how the bottom of what moves goes beside its top."""
+    ys, xs = np.nonzero(inc.moving)
+    if len(ys) < 8:
+        return (0.0, 0.0), (0.0, 0.0)
+    lo, hi = np.percentile(ys, (25, 75))
+    v = inc.velocity[ys, xs]
+    low, high = v[ys >= hi].mean(axis=0), v[ys <= lo].mean(axis=0)
+    return (float(low[0]), float(low[1])), (float(high[0]), float(high[1]))
 
 
 def _gray(frame: np.ndarray, w: int, h: int) -> np.ndarray:

@@ -19,6 +19,7 @@ from sonicvision.server.detect.evidence import (
     _DARK,
     _cells,
     _coherence,
+    _ends,
     _Evidence,
     _gray,
     _Grid,
@@ -126,6 +127,7 @@ class MotionStream(FrameStream):
         row.at_edge = float(inc.moving[grid.band(inc.margin)].sum() / inc.moving.size)
         row.level, row.dark = float(pair.cur.mean()), float(np.mean(pair.cur < _DARK))
         row.coherence, row.cells = _coherence(inc), _cells(inc)
+        row.low, row.high = _ends(inc)
         self._recent.append(row)
         rows = self._recent
         uncut = max(r.unmatched for r in rows) < cfg.cut_unmatched  # frames t-2 .. t
