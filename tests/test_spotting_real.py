@@ -63,6 +63,7 @@ OFF = MotionConfig(
     passby_speed=0.0,
     passby_travel=0.0,
     slide_straight=0.0,
+    gait_frames=10**6,
 )
 
 

@@ -37,7 +37,10 @@ Continuous candidates (runs of motion):
   crossing fast (``passby_speed``: across the frame within two seconds): close to the camera.
   ``goes nowhere``: it must cross, its motion adding up to ``passby_travel`` of the width
   one way (``slide_straight``): a character ducking out of the frame, a close-up swaying,
-  moves fast and large about one place.
+  moves fast and large about one place. ``walking``: the bottom of what passes stays
+  behind on ``gait_frames`` frames or more (under ``gait_planted`` of its top's speed, or
+  going back) while the top goes on: a walker's foot planted. Locomotion is footsteps or
+  nothing, never a whoosh.
 * a **slide** is kept only for one thing moving rigidly (``slide_coherence``), from rest to
   rest inside the shot, over less than ``slide_area`` of the picture: sustained contact
   motion. Walkers (their limbs go different ways), a talking head, a background seen through
@@ -78,6 +81,8 @@ class RejectConfig(Protocol):
     passby_area: float
     passby_speed: float
     passby_travel: float
+    gait_planted: float
+    gait_frames: int
     slide_coherence: float
     slide_area: float
     slide_scattered: float
@@ -106,6 +111,8 @@ class Evidence(Protocol):
     stop: np.ndarray
     face: np.ndarray
     cells: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -294,14 +301,19 @@ def steady(ev: Evidence, run: Run, cfg: RejectConfig) -> bool:
     return float(np.median(np.abs(np.diff(area)))) <= cfg.slide_steady * float(np.median(area))
 
 
+def _steps(ev: Evidence, run: Run) -> np.ndarray:
+    """Each frame's mean velocity of the moving cells of the coarse grid, over ``run``."""
+    cells = ev.cells[run.start : run.end]
+    on = np.abs(cells).sum(axis=-1) > 0
+    return np.array(
+        [c[m].mean(axis=0) if m.any() else np.zeros(2) for c, m in zip(cells, on, strict=True)]
+    ).reshape(-1, 2)
+
+
 def travel(ev: Evidence, run: Run, rate: float) -> tuple[float, float]:
     """Where the motion of ``run`` went: (net displacement in widths, that over its path
     length), from each frame's mean velocity of the moving cells of the coarse grid."""
-    cells = ev.cells[run.start : run.end]
-    on = np.abs(cells).sum(axis=-1) > 0
-    steps = np.array(
-        [c[m].mean(axis=0) if m.any() else np.zeros(2) for c, m in zip(cells, on, strict=True)]
-    )
+    steps = _steps(ev, run)
     if not len(steps):
         return 0.0, 0.0
     path = float(np.hypot(steps[:, 0], steps[:, 1]).sum())
@@ -315,6 +327,25 @@ def goes_somewhere(ev: Evidence, run: Run, rate: float, cfg: RejectConfig) -> bo
     distance, straight = travel(ev, run, rate)
     least = cfg.passby_travel if run.label == "pass-by" else cfg.slide_travel
     return distance >= least and straight >= cfg.slide_straight
+
+
+def walks(ev: Evidence, run: Run, rate: float, cfg: RejectConfig) -> bool:
+    """Does what moves in ``run`` walk? Read along the run's way, on ``gait_frames`` frames
+    its lowest quarter (by height) stays behind while its top goes on at ``passby_speed``:
+    under ``gait_planted`` of the top's speed, or going back. A foot planted as the body
+    goes over it; a rigid thing's bottom goes with its top (a flat bottom edge reads slower,
+    the aperture, but not standing)."""
+    net = _steps(ev, run).sum(axis=0)
+    norm = float(np.hypot(*net))
+    if norm <= 0:
+        return False
+    way = net / norm
+    low, high = ev.low[run.start : run.end] @ way, ev.high[run.start : run.end] @ way
+    # Not while it enters or leaves (the run's first and last 0.1 s): part of it is out of
+    # view and the margin the camera's motion needs cuts it, so its ends read anyhow.
+    k = max(3, int(round(0.1 * rate)))
+    planted = (high >= cfg.passby_speed) & (low < cfg.gait_planted * high)
+    return int(planted[k:-k].sum()) >= cfg.gait_frames
 
 
 def in_transition(ev: Evidence, run: Run) -> bool:
@@ -341,6 +372,8 @@ def judge_runs(
                 rejected["small or slow pass-by"] += 1
             elif not goes_somewhere(ev, run, rate, cfg):
                 rejected["goes nowhere"] += 1
+            elif walks(ev, run, rate, cfg):
+                rejected["walking"] += 1
             else:
                 kept.append(run)
             continue
