@@ -38,7 +38,9 @@ NO_APPROACH = replace(NO_SOFT, impact_approach=-1e9)
 NO_SLIDE = replace(BASE, slide_coherence=0.0, slide_area=1.0, slide_scattered=1.0)
 # A pass-by (or slide) need not cross: the travel rule off.
 NO_CROSSING = replace(BASE, passby_travel=0.0, slide_straight=0.0)
-NO_PASSBY = replace(NO_CROSSING, passby_area=0.0, passby_speed=0.0)
+# Walking (reject.walks) reads its speeds at passby_speed: with that at 0 it is switched off too.
+NO_WALKING = replace(BASE, gait_frames=10**6)
+NO_PASSBY = replace(NO_CROSSING, passby_area=0.0, passby_speed=0.0, gait_frames=10**6)
 
 
 def _excerpt(name: str, first: int, count: int) -> tuple[np.ndarray, float]:
@@ -458,3 +460,70 @@ def test_generated_a_large_thing_in_and_back_out_of_one_edge_is_no_pass_by():
     assert [r[2] for r in _continuous(off, 0)] == ["pass-by"], "no rule shown"
     across = SceneSpec(rate=25.0, frames=50, objects=[ObjectSpec("pass", 10, 30)])
     assert [r[2] for r in _continuous(_detect(render_frames(across), 25.0), 0)] == ["pass-by"]
+
+
+# --- a pass-by does not walk (MotionConfig.gait_planted, gait_frames) ----------------------
+
+
+def test_a_walker_passing_close_to_the_lens_is_no_pass_by():
+    """bikes.mp4 187-241: a pedestrian's legs cross the frame close to the lens (188-216):
+    large, fast and one way, a pass-by by size and speed; but a foot stays planted on three
+    frames while the coat above goes on. Locomotion is footsteps or nothing."""
+    first = 187
+    frames, rate = _excerpt("bikes.mp4", first, 55)
+    shipped = _detect(frames, rate)
+    assert not _continuous(shipped, first), _continuous(shipped, first)
+    assert shipped.rejected.get("walking", 0) >= 1, shipped.rejected
+    runs = [r for r in _continuous(_detect(frames, rate, NO_WALKING), first) if r[2] == "pass-by"]
+    assert any(a <= 200 < b for a, b, _ in runs), ("the excerpt no longer shows it", runs)
+
+
+def _legs_passing(walking: bool, v: float = 9.0, period: int = 12, seed: int = 2) -> np.ndarray:
+    """Two legs close to the lens under a coat's hem, crossing left to right at ``v`` px a
+    frame. Walking, each foot stays planted for ``period - 5`` frames and swings ahead over
+    5 (the other half a period later); not walking, the legs are rigid bars. Legs are
+    textured along themselves (a perspective warp), grey on grey so the picture's level
+    holds."""
+    rng = np.random.default_rng(seed)
+    w, h, swing, hip_y, foot_y = 256, 144, 5, 40.0, 138.0
+    bg = cv2.GaussianBlur(rng.uniform(120, 220, (h, w)).astype(np.float32), (0, 0), 2)
+    cloth = cv2.GaussianBlur(rng.uniform(60, 280, (128, 32)).astype(np.float32), (0, 0), 1.5)
+    coat = cv2.GaussianBlur(rng.uniform(60, 280, (24, 64)).astype(np.float32), (0, 0), 1.5)
+    x0, stance = -40.0, period - swing
+
+    def foot(t: int, phase: int) -> float:
+        stride, k = divmod(t + phase, period)
+        planted = x0 + v * (stride * period - phase + stance / 2)
+        ahead = (1 - np.cos(np.pi * (k - stance + 1) / swing)) / 2 * period * v
+        return planted if k < stance else planted + ahead
+
+    def paste(img: np.ndarray, texture: np.ndarray, corners: list[list[float]]) -> np.ndarray:
+        th, tw = texture.shape
+        src = np.float32([[0, 0], [tw - 1, 0], [tw - 1, th - 1], [0, th - 1]])
+        m = cv2.getPerspectiveTransform(src, np.float32(corners))
+        mask = cv2.warpPerspective(np.ones_like(texture), m, (w, h))
+        return img * (1 - mask) + cv2.warpPerspective(texture, m, (w, h))
+
+    out = []
+    for t in range(40):
+        img, body = bg.copy(), x0 + v * t
+        for phase, dx in ((0, -10), (period // 2, 10)):
+            hx = body + dx
+            fx = foot(t, phase) + dx if walking else hx
+            legs = [[hx - 13, hip_y], [hx + 13, hip_y], [fx + 13, foot_y], [fx - 13, foot_y]]
+            img = paste(img, cloth, legs)
+        img = paste(img, coat, [[body - 32, 0], [body + 31, 0], [body + 31, 46], [body - 32, 46]])
+        out.append(cv2.cvtColor(np.clip(img, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR))
+    return np.stack(out)
+
+
+def test_generated_legs_walking_past_are_no_pass_by_rigid_ones_are():
+    """Generated: legs crossing close to the lens, feet planted in turn, are no pass-by; the
+    same legs as rigid bars (a thing carried past) are one."""
+    walking = _legs_passing(walking=True)
+    shipped = _detect(walking, 25.0)
+    assert not _continuous(shipped, 0), _continuous(shipped, 0)
+    assert shipped.rejected == {"walking": 1}, shipped.rejected
+    assert [r[2] for r in _continuous(_detect(walking, 25.0, NO_WALKING), 0)] == ["pass-by"]
+    rigid = _detect(_legs_passing(walking=False), 25.0)
+    assert [r[2] for r in _continuous(rigid, 0)] == ["pass-by"], rigid.rejected
