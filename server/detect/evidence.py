@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from sonicvision.server.detect.objects import NONE, Blobs
+from sonicvision.server.detect.objects import NONE, Blobs, above_noise
 
 logger = logging.getLogger(__name__)
 
@@ -230,12 +230,8 @@ class _Grid:
             borderMode=cv2.BORDER_REPLICATE,
         )
         diff = cv2.absdiff(here, seen)
-        noise = float(np.median(diff[::2, ::2]))
-        out = diff > max(level, 4.0 * noise + level / 2)
         margin = int(np.ceil(float(np.abs(shift).max()))) + 1
-        out[:margin] = out[-margin:] = False
-        out[:, :margin] = out[:, -margin:] = False
-        return out, margin
+        return above_noise(diff, margin, level), margin
 
     def speed(self, widths_per_s: float, noise_px: float) -> float:
         """A speed threshold in widths/s, raised at high rates to ``noise_px`` pixels a frame

@@ -144,8 +144,8 @@ def find_blobs(
     d_prev = cv2.absdiff(cur, seen_prev)
     d_next = cv2.absdiff(cur, seen_next)
     margin = 1 + int(np.ceil(max(_shift(back, w, h), _shift(fwd, w, h))))
-    came = _above_noise(d_prev, margin)
-    stays = _above_noise(d_next, margin)
+    came = above_noise(d_prev, margin)
+    stays = above_noise(d_next, margin)
     # A small object is a thing apart: the change around it (where it was, is and will be)
     # is small too. A piece of a larger moving body or of flickering foliage is not.
     whole = cv2.morphologyEx((came | stays).view(np.uint8), cv2.MORPH_CLOSE, _KERNEL)
@@ -179,9 +179,12 @@ def _shift(model: np.ndarray, w: int, h: int) -> float:
     return float(np.abs(moved - corners[:, :2]).max())
 
 
-def _above_noise(diff: np.ndarray, margin: int) -> np.ndarray:
+def above_noise(diff: np.ndarray, margin: int, level: float = _LEVEL) -> np.ndarray:
+    """Where a difference image ``diff`` (8-bit) stands out of the picture's noise by at
+    least ``level``, leaving out ``margin`` pixels at the edges (where the camera brings in
+    new content)."""
     noise = _median(diff[::2, ::2])
-    out = diff > max(_LEVEL, 4.0 * noise + _LEVEL / 2)
+    out = diff > max(level, 4.0 * noise + level / 2)
     out[:margin] = out[-margin:] = False
     out[:, :margin] = out[:, -margin:] = False
     return out
@@ -209,7 +212,7 @@ def _blobs(
     where anything changed (to read the ground around each blob, see ``Blob.ground``)."""
     h, w = gray.shape
     mask = cv2.morphologyEx(mask.view(np.uint8), cv2.MORPH_CLOSE, _KERNEL)
-    count, labels, stats, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    _, labels, stats, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)
     least, most = _MIN_AREA * w * h, _MAX_AREA * w * h
     bws, bhs = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
     areas = stats[:, cv2.CC_STAT_AREA]
