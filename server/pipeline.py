@@ -36,12 +36,13 @@ from sonicvision.events import Origin, Prompt, Shot, SoundClip, SoundEvent
 from .backends import FRESH, Provider
 from .detect.base import Detection
 from .detect.worker import DetectionWorker
+from .frames import MediaInfo
 from .generate.base import Generator, RenderedSound, SoundRequest
-from .guide import event_fields, guide_detections
+from .guide import Listening, event_fields, guide_detections
 from .options import FoleyOptions
 from .passes import PASSES
 from .place import render_clip
-from .shots import ShotList, find_shots
+from .shots import ClipWatch, ShotList, find_shots
 
 logger = logging.getLogger(__name__)
 
@@ -140,19 +141,26 @@ def scan_picture(
     progress: Progress = _quiet,
     backends: Provider = FRESH,
     clips: Collection[int] | None = None,
+    listening: Listening | None = None,
 ) -> tuple[ShotList, dict[int, Detection]]:
     """Shots and their detections: every visible picture clip, or only ``clips`` (an engine
-    analysing clips apart, see ``find_shots``)."""
+    analysing clips apart, see ``find_shots``). ``listening``: each shot's guide audio starts
+    being heard as the scan finds the shot (guide/listening.py)."""
     detector = backends.get("detector", options.detector)
     # 1. Shots: visible picture, media checked for every clip before any work; one decode.
     # 2. When: per-frame activity, measured from the frames the shot scan decodes, beside it.
     with DetectionWorker(detector, interrupt=getattr(progress, "check", None)) as detecting:
+
+        def watch(info: MediaInfo, first: int, count: int) -> ClipWatch | None:
+            clip = detecting(info, first, count)
+            return clip if listening is None else listening.beside(clip, timeline, resolver)
+
         shot_list = find_shots(
             timeline,
             resolver,
             allow_missing=options.allow_missing,
             progress=progress,
-            watch=detecting,
+            watch=watch,
             width=options.analysis_width,
             clips=clips,
         )
@@ -176,9 +184,15 @@ def find_events(
     """
     rate = timeline_rate(timeline)
     describer = backends.get("describer", options.describer)
-    shot_list, detections = scan(timeline, resolver, options, progress, backends)
-    # 3b. Guide audio: production sound under each shot confirms, places and adds cues.
-    guided = guide_detections(timeline, shot_list.shots, detections, resolver, options.guide_audio)
+    with Listening() as listening:
+        hear = listening if options.guide_audio != "off" else None
+        shot_list, detections = scan(
+            timeline, resolver, options, progress, backends, listening=hear
+        )
+        # 3b. Guide audio: production sound under each shot confirms, places and adds cues.
+        guided = guide_detections(
+            timeline, shot_list.shots, detections, resolver, options.guide_audio, listening
+        )
     detections = guided.detections
     prompts, marker_notes = read_prompts(timeline, options.marker_rule)
     result = Analysis(shots=shot_list.shots, notes=shot_list.notes + marker_notes + guided.notes)

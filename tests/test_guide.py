@@ -5,6 +5,7 @@ every surface; real footage with room tone and speech."""
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +20,8 @@ from sonicvision.cli.passes import _options as cli_options
 from sonicvision.errors import ConfigError
 from sonicvision.events import Shot
 from sonicvision.server.detect.base import Detection, EventInterval
-from sonicvision.server.guide import event_fields, listen
+from sonicvision.server.guide import Listening, event_fields, guide_detections, listen
+from sonicvision.server.guide import listening as listening_module
 from sonicvision.server.guide.audio import read_audio
 from sonicvision.server.guide.find import GuideSource
 from sonicvision.server.guide.fuse import AUDIO, BOTH, PICTURE, fuse
@@ -32,7 +34,7 @@ from sonicvision.server.guide.transients import (
     hpss,
 )
 from sonicvision.server.options import FoleyOptions
-from sonicvision.server.pipeline import Analysis, analyze, find_events
+from sonicvision.server.pipeline import Analysis, analyze, find_events, scan_picture
 from sonicvision.server.service.errors import InvalidRequest
 from sonicvision.server.service.wire import options_from_message, options_message
 from sonicvision.server.synthetic_scenes import ObjectSpec, SceneSpec, render_scene
@@ -496,9 +498,8 @@ BBB_LABELS = (
 )
 
 
-def bbb_piece(tmp_path: Path, first: int, frames: int, mode: str) -> list:
-    """The guide's cues on a piece of Big Buck Bunny (its own soundtrack: Foley and score),
-    as record frames of the film."""
+def bbb_timeline(first: int, frames: int) -> otio.schema.Timeline:
+    """One clip of Big Buck Bunny (picture and its own sound), ``frames`` from ``first``."""
     tl = otio.schema.Timeline()
     track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
     track.append(
@@ -509,6 +510,42 @@ def bbb_piece(tmp_path: Path, first: int, frames: int, mode: str) -> list:
         )
     )
     tl.tracks.append(track)
+    return tl
+
+
+def test_each_shot_s_sound_is_heard_during_the_scan_with_the_same_result(tmp_path, monkeypatch):
+    """Big Buck Bunny 3840-3940 (cuts at 3860, 3895, 3919): as the scan finds each shot, its
+    sound is heard in the listening thread, so the guide after the scan hears nothing itself,
+    and what it does with the cues is what it does hearing each shot after the scan."""
+    tl, options = bbb_timeline(3840, 100), FoleyOptions()
+    resolver = MediaResolver(tmp_path / "c.otio", [], [])
+    heard_in: list[str] = []
+    real = listening_module.listen
+
+    def counting(source: GuideSource, chunk_s: float = 60.0):
+        heard_in.append(threading.current_thread().name)
+        return real(source, chunk_s)
+
+    monkeypatch.setattr(listening_module, "listen", counting)
+    with Listening() as listening:
+        shots, detections = scan_picture(tl, resolver, options, listening=listening)
+        ahead = guide_detections(tl, shots.shots, detections, resolver, "auto", listening)
+    assert len(shots.shots) == 4
+    assert len(heard_in) == 4 and all(n.startswith("guide-listen") for n in heard_in), heard_in
+    after = guide_detections(tl, shots.shots, detections, resolver, "auto")
+    assert heard_in[4:] == ["MainThread"] * 4  # heard by the guide itself, after the scan
+    assert ahead.notes == after.notes
+    for index, detection in after.detections.items():
+        got = ahead.detections[index]
+        assert [(iv.onset, iv.strength, event_fields(iv)) for iv in got.intervals] == [
+            (iv.onset, iv.strength, event_fields(iv)) for iv in detection.intervals
+        ]
+
+
+def bbb_piece(tmp_path: Path, first: int, frames: int, mode: str) -> list:
+    """The guide's cues on a piece of Big Buck Bunny (its own soundtrack: Foley and score),
+    as record frames of the film."""
+    tl = bbb_timeline(first, frames)
     found = find_events(
         tl, MediaResolver(tmp_path / "c.otio", [], []), FoleyOptions(guide_audio=mode)
     )

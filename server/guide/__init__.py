@@ -10,10 +10,9 @@ calls :func:`guide_detections` between detection and description, and takes each
 from __future__ import annotations
 
 import logging
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field, replace
+from collections import defaultdict
+from dataclasses import dataclass, field
 
-import numpy as np
 import opentimelineio as otio
 
 from sonicvision.adapters.media import MediaResolver
@@ -21,10 +20,10 @@ from sonicvision.errors import MediaError
 from sonicvision.events import Shot
 
 from ..detect.base import Detection, EventInterval
-from .audio import read_audio
 from .find import GuideSource, find_guides
 from .fuse import AUDIO, BOTH, PICTURE, FuseStats, GuidedInterval, fuse
-from .transients import GuideAudio, find_transients
+from .listening import Listening, listen
+from .transients import GuideAudio
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +32,10 @@ __all__ = [
     "BOTH",
     "PICTURE",
     "Guided",
+    "Listening",
     "event_fields",
     "guide_detections",
+    "listen",
 ]
 
 
@@ -53,71 +54,22 @@ def event_fields(interval: EventInterval) -> dict:
     return {"placed_by": PICTURE}
 
 
-CHUNK_S = 60.0  # a long take is heard in pieces, so its sound is never held whole
-MARGIN_S = 3.0  # each piece reads this much more on both sides: local statistics need it
-
-
-def listen(source: GuideSource, chunk_s: float = CHUNK_S) -> GuideAudio:
-    """The transients of a source's sound, read ``chunk_s`` at a time.
-
-    Each piece is analysed with ``MARGIN_S`` of its neighbours' sound around it, and keeps
-    what lies in its own stretch; the masks are laid on one grid of blocks from the start.
-    """
-    start = source.file_time(source.first)
-    total = source.count / source.frame_rate
-    pieces: list[tuple[float, float, GuideAudio]] = []
-    at = 0.0
-    while at < total:
-        stop = min(total, at + chunk_s)
-        lo, hi = max(0.0, at - MARGIN_S), min(total, stop + MARGIN_S)
-        audio, rate = read_audio(source.path, start + lo, hi - lo, source.stream)
-        pieces.append((at - lo, stop - lo, find_transients(audio, rate)))
-        at = stop
-    return _join(pieces, total)
-
-
-def _join(pieces: list[tuple[float, float, GuideAudio]], total: float) -> GuideAudio:
-    first = pieces[0][2]
-    if len(pieces) == 1 and pieces[0][0] == 0.0:
-        return first
-    block = first.block_s
-    blocks = int(np.ceil(total / block)) + 1
-    tonal, music = np.zeros(blocks, bool), np.zeros(blocks, bool)
-    found, rejected = [], Counter()
-    offset = 0.0  # seconds from the source's start to this piece's own stretch
-    for keep_from, keep_to, heard in pieces:
-        shift = offset - keep_from  # piece time + shift = source time
-        rate = heard.sample_rate
-        found += [
-            replace(t, time_s=t.time_s + shift, sample=t.sample + round(shift * rate))
-            for t in heard.transients
-            if keep_from <= t.time_s < keep_to
-        ]
-        rejected.update(heard.rejected)
-        if len(heard.tonal):
-            rows = np.arange(
-                int(offset / block),
-                min(blocks, int(np.ceil((offset + keep_to - keep_from) / block))),
-            )
-            src = np.clip(
-                np.round((rows * block - shift) / block).astype(int), 0, len(heard.tonal) - 1
-            )
-            tonal[rows], music[rows] = heard.tonal[src], heard.music[src]
-        offset += keep_to - keep_from
-    silent = all(h.silent for _, _, h in pieces)
-    return GuideAudio(found, block, tonal, music, silent, dict(rejected), first.sample_rate)
-
-
 def guide_detections(
     timeline: otio.schema.Timeline,
     shots: list[Shot],
     detections: dict[int, Detection],
     resolver: MediaResolver,
     mode: str = "auto",
+    listening: Listening | None = None,
 ) -> Guided:
-    """Every shot's detection with its guide audio's evidence applied; ``off``: unchanged."""
+    """Every shot's detection with its guide audio's evidence applied; ``off``: unchanged.
+    ``listening``: the shots' sound heard already, or being heard (the picture scan starts
+    it, see listening.py); what it has not heard is heard here."""
     if mode == "off":
         return Guided(dict(detections))
+    if listening is None:
+        with Listening() as own:
+            return guide_detections(timeline, shots, detections, resolver, mode, own)
     guides = find_guides(timeline, shots, resolver)
     out = dict(detections)
     per_clip: dict[str, list[tuple[Shot, list[GuideSource], FuseStats, bool]]] = defaultdict(list)
@@ -126,7 +78,7 @@ def guide_detections(
         heard: list[tuple[GuideSource, GuideAudio]] = []
         for source in sources:
             try:
-                heard.append((source, listen(source)))
+                heard.append((source, listening.heard(source)))
             except MediaError as exc:
                 logger.warning("shot %d: guide audio unreadable: %s", shot.index, exc)
         fused, stats = fuse(shot, detections.get(shot.index), heard, mode)

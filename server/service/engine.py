@@ -28,6 +28,7 @@ from sonicvision.adapters.picture import visible_picture
 from sonicvision.errors import ConfigError, RenderError
 from sonicvision.server.backends import FRESH, Provider, find
 from sonicvision.server.detect.base import Detection
+from sonicvision.server.guide import Listening
 from sonicvision.server.options import FoleyOptions
 from sonicvision.server.pipeline import Batch, Made, Progress, scan_picture, synthesize_batches
 from sonicvision.server.shots import ShotList, find_shots
@@ -242,8 +243,10 @@ class RayEngine:
         options: FoleyOptions,
         progress: Progress,
         backends: Provider = FRESH,
+        listening: Listening | None = None,
     ) -> tuple[ShotList, dict[int, Detection]]:
-        """As ``scan_picture``; media checked here first, then one task per clip."""
+        """As ``scan_picture``; media checked here first, then one task per clip. The clips'
+        sound is not heard ahead here (``listening`` unused): the guide hears it after."""
         ray = self._ray
         base = find_shots(timeline, resolver, allow_missing=options.allow_missing, clips=())
         count = len(visible_picture(timeline)[0])
