@@ -13,6 +13,7 @@ a stream's results do not depend on the threads that measured it.
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import cv2
@@ -36,7 +37,7 @@ def camera_model(flow: np.ndarray, textured: np.ndarray) -> np.ndarray:
     h, w = textured.shape
     sub = flow[_STRIDE // 2 :: _STRIDE, _STRIDE // 2 :: _STRIDE]
     tex = textured[_STRIDE // 2 :: _STRIDE, _STRIDE // 2 :: _STRIDE]
-    ys, xs = np.mgrid[_STRIDE // 2 : h : _STRIDE, _STRIDE // 2 : w : _STRIDE]
+    ys, xs = _points(h, w)
     shift = median_shift(flow, textured)
     translation = np.array([[1, 0, shift[0]], [0, 1, shift[1]]], dtype=np.float64)
     # Too little detail to follow (a flat picture): more freedom would only fit noise.
@@ -88,11 +89,21 @@ def _median(values: np.ndarray) -> float:
     return float((low + high) / 2)
 
 
+@functools.lru_cache(maxsize=8)
+def _points(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the sampled points of an ``h`` x ``w`` flow (the same every frame)."""
+    ys, xs = np.mgrid[_STRIDE // 2 : h : _STRIDE, _STRIDE // 2 : w : _STRIDE]
+    ys.flags.writeable = xs.flags.writeable = False
+    return ys, xs
+
+
 def camera_flow(model: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The (h, w, 2) flow that ``model`` gives each pixel (``x``, ``y``: pixel coordinates)."""
-    fx = model[0, 0] * x + model[0, 1] * y + model[0, 2] - x
-    fy = model[1, 0] * x + model[1, 1] * y + model[1, 2] - y
-    return np.stack([fx, fy], axis=-1).astype(np.float32)
+    """The (h, w, 2) flow that ``model`` gives each pixel (``x``, ``y``: pixel coordinates).
+    Computed in double precision and stored in single, as before, without the stacking copy."""
+    out = np.empty((*x.shape, 2), np.float32)
+    out[..., 0] = model[0, 0] * x + model[0, 1] * y + model[0, 2] - x
+    out[..., 1] = model[1, 0] * x + model[1, 1] * y + model[1, 2] - y
+    return out
 
 
 def reversed_model(model: np.ndarray) -> np.ndarray:

@@ -305,10 +305,22 @@ def _ends(inc: _Incoming) -> tuple[tuple[float, float], tuple[float, float]]:
     ys, xs = np.nonzero(inc.moving)
     if len(ys) < 8:
         return (0.0, 0.0), (0.0, 0.0)
-    lo, hi = np.percentile(ys, (25, 75))
+    # Row by row, so ``ys`` is sorted: each quarter is a run of it, and its quartiles are
+    # read straight off it (``np.percentile``'s linear rule; its generality cost a tenth of
+    # the frame's evidence).
+    lo, hi = _quantile(ys, 0.25), _quantile(ys, 0.75)
     v = inc.velocity[ys, xs]
-    low, high = v[ys >= hi].mean(axis=0), v[ys <= lo].mean(axis=0)
+    top, bottom = np.searchsorted(ys, lo, side="right"), np.searchsorted(ys, hi, side="left")
+    low, high = v[bottom:].mean(axis=0), v[:top].mean(axis=0)
     return (float(low[0]), float(low[1])), (float(high[0]), float(high[1]))
+
+
+def _quantile(ordered: np.ndarray, q: float) -> float:
+    """The ``q`` quantile of sorted integers, interpolated as ``np.percentile`` does."""
+    at = q * (len(ordered) - 1)
+    k = int(at)
+    below, above = float(ordered[k]), float(ordered[min(k + 1, len(ordered) - 1)])
+    return below + (above - below) * (at - k)
 
 
 def _gray(frame: np.ndarray, w: int, h: int) -> np.ndarray:
