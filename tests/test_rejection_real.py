@@ -271,6 +271,27 @@ def test_a_slower_iris_out_over_real_footage_is_no_pass_by(monkeypatch):
     assert _continuous(without, 1998), "the excerpt no longer shows the problem"
 
 
+def test_a_flashing_picture_is_no_transition():
+    """The rule's levels: BBB 4701-4707, where a stone lands on a butterfly and the picture
+    flashes white, brighter and darker by turns (measured by the detector: 150, 147, 138,
+    158, 131, 157, 137) is no fade, as a steady fade or an iris is; without the rule that a
+    transition keeps what it gains, the flash read as one (4 of its 6 steps go its net way)."""
+    from types import SimpleNamespace
+
+    def evidence(level, dark=None):
+        level = np.asarray(level, float)
+        return SimpleNamespace(level=level, dark=np.zeros_like(level) if dark is None else dark)
+
+    flash = evidence([150.0, 147.3, 137.9, 158.0, 131.2, 156.7, 136.6])
+    assert not reject.is_transition(flash, 3)
+    assert reject.is_transition(evidence([150.0, 140, 128, 117, 103, 92, 80]), 3)  # a fade
+    dark = np.array([0.1, 0.15, 0.22, 0.3, 0.41, 0.5, 0.62])  # an iris closing
+    assert reject.is_transition(evidence([90.0] * 7, dark), 3)
+    steps = np.diff(flash.level)
+    assert abs(flash.level[-1] - flash.level[0]) >= 12.0  # what the rule looked at before
+    assert np.mean(np.sign(steps) == np.sign(flash.level[-1] - flash.level[0])) >= 0.65
+
+
 # --- rolling credits (generated: the film's first 300 s have none) ---------------------------
 
 _CREDITS = (

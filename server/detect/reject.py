@@ -6,7 +6,8 @@ Each rule here names what it rejects, so a shot's report can say how many candid
 and why (``Detection.rejected``):
 
 * ``transition``: the picture fades, dissolves or irises: its mean level or its share of
-  black changes steadily over the frames around the candidate (for a run of motion: on at
+  black changes steadily over the frames around the candidate, and keeps what it gains (a
+  flash or a flicker, brighter and darker by turns, is none) (for a run of motion: on at
   least half of its frames).
 * ``face``: the stop is on a face (OpenCV's Haar cascades, frontal and profile, where the
   installed OpenCV has them; 5.x does not): speech, expressions, nods.
@@ -163,7 +164,10 @@ class Faces:
 
 def is_transition(ev: Evidence, t: int, reach: int = 3) -> bool:
     """Does the picture fade, dissolve or iris around frame ``t``? Its mean level or black
-    share goes one way over most of the ``2 * reach`` steps around it, by a visible amount."""
+    share goes one way over most of the ``2 * reach`` steps around it, by a visible amount,
+    and keeps what it gains (its net change at least half of all its steps together): a
+    picture that flashes or flickers, brighter and darker by turns (a blow's flash, a
+    strobe), goes nowhere, and is no transition."""
     lo, hi = max(0, t - reach), min(len(ev.level), t + reach + 1)
     if hi - lo < 3:
         return False
@@ -171,7 +175,8 @@ def is_transition(ev: Evidence, t: int, reach: int = 3) -> bool:
         steps = np.diff(values[lo:hi])
         total = float(values[hi - 1] - values[lo])
         steady = np.mean(np.sign(steps) == np.sign(total)) >= 0.65
-        if abs(total) >= least and steady:
+        kept = abs(total) >= 0.5 * float(np.abs(steps).sum())
+        if abs(total) >= least and steady and kept:
             return True
     return False
 
