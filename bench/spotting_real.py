@@ -47,6 +47,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 from scenedetect import FrameTimecode
 
@@ -559,6 +560,10 @@ def main() -> None:
         help=f"refit the confidence table ({cal.TABLE.name}) on the labels and generated scenes",
     )
     args = ap.parse_args()
+    # As the product runs the detector (detect/worker.py): OpenCV's own thread pool gains
+    # nothing on pictures this small and costs a fifth more CPU (0.37 -> 0.30 CPU s per
+    # footage s on a 2-core box).
+    cv2.setNumThreads(1)
 
     detectors: dict[str, Detector] = {"after": MotionDetector(threads=2)}
     if args.min_confidence is not None:

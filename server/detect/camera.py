@@ -98,11 +98,14 @@ def _points(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def camera_flow(model: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The (h, w, 2) flow that ``model`` gives each pixel (``x``, ``y``: pixel coordinates).
-    Computed in double precision and stored in single, as before, without the stacking copy."""
+    """The (h, w, 2) flow that ``model`` gives each pixel (``x``, ``y``: the pixel grid's
+    coordinates, x along the rows and y down the columns). Computed in double precision and
+    stored in single; the products are taken once per column and row and broadcast, the sums
+    in the same order per pixel: the same numbers as over the whole grid, at a third of it."""
+    col, row = x[:1], y[:, :1]
     out = np.empty((*x.shape, 2), np.float32)
-    out[..., 0] = model[0, 0] * x + model[0, 1] * y + model[0, 2] - x
-    out[..., 1] = model[1, 0] * x + model[1, 1] * y + model[1, 2] - y
+    out[..., 0] = model[0, 0] * col + model[0, 1] * row + model[0, 2] - col
+    out[..., 1] = model[1, 0] * col + model[1, 1] * row + model[1, 2] - row
     return out
 
 
