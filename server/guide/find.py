@@ -213,23 +213,32 @@ def _subtract(span: tuple[int, int], covered: list[tuple[int, int]]) -> list[tup
     return pieces
 
 
-def find_guides(
-    timeline: otio.schema.Timeline, shots: list[Shot], resolver: MediaResolver
-) -> dict[int, list[GuideSource]]:
-    """The guide audio of every shot (an empty list: none)."""
-    clips: list[_AudioClip] | None = None
-    guides: dict[int, list[GuideSource]] = {}
-    _own_clock.cache_clear()  # files may have changed since the last run
-    for shot in shots:
+class GuideFinder:
+    """Finds shots' guide audio one shot at a time (the picture scan hands them over as it
+    finds them): the timeline's audio clips are read once, when a shot first needs them."""
+
+    def __init__(self, timeline: otio.schema.Timeline, resolver: MediaResolver) -> None:
+        self.timeline, self.resolver = timeline, resolver
+        self._clips: list[_AudioClip] | None = None
+        _own_clock.cache_clear()  # files may have changed since the last run
+
+    def sources(self, shot: Shot) -> list[GuideSource]:
+        """The shot's guide audio (empty: none): its own file's sound, else the timeline's."""
         try:
             own = own_audio(shot)
         except MediaError as exc:
             logger.warning("shot %d: its audio cannot be read (%s)", shot.index, exc)
             own = None
         if own is not None:
-            guides[shot.index] = [own]
-            continue
-        if clips is None:
-            clips = _audio_clips(timeline, resolver)
-        guides[shot.index] = timeline_audio(timeline, shot, clips)
-    return guides
+            return [own]
+        if self._clips is None:
+            self._clips = _audio_clips(self.timeline, self.resolver)
+        return timeline_audio(self.timeline, shot, self._clips)
+
+
+def find_guides(
+    timeline: otio.schema.Timeline, shots: list[Shot], resolver: MediaResolver
+) -> dict[int, list[GuideSource]]:
+    """The guide audio of every shot (an empty list: none)."""
+    finder = GuideFinder(timeline, resolver)
+    return {shot.index: finder.sources(shot) for shot in shots}

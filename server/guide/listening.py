@@ -24,7 +24,7 @@ from sonicvision.events import Shot
 
 from ..shots import ClipWatch
 from .audio import read_audio
-from .find import GuideSource, find_guides
+from .find import GuideFinder, GuideSource
 from .transients import GuideAudio, find_transients
 
 logger = logging.getLogger(__name__)
@@ -143,9 +143,9 @@ class _Beside:
     ) -> None:
         self.frame = clip.frame
         self._clip, self._listening = clip, listening
-        self._timeline, self._resolver = timeline, resolver
+        self._finder = GuideFinder(timeline, resolver)
 
     def shot(self, shot: Shot, before: int = 0, after: int = 0) -> None:
         self._clip.shot(shot, before, after)
-        for source in find_guides(self._timeline, [shot], self._resolver).get(shot.index, []):
+        for source in self._finder.sources(shot):
             self._listening.ahead(source)
