@@ -2,7 +2,8 @@
 and add on-screen cues (``--guide-audio auto|off|only``).
 
 ``find`` says which audio plays under each shot, ``transients`` finds the hits in it that
-are neither speech nor music, ``fuse`` judges them with the picture's cues. The pipeline
+are neither speech nor music, ``listening`` hears each shot's sound in a thread while the
+picture scan goes on, ``fuse`` judges them with the picture's cues. The pipeline
 calls :func:`guide_detections` between detection and description, and takes each event's
 ``placed_by`` and sample-exact ``onset`` from :func:`event_fields`.
 """
