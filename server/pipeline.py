@@ -151,7 +151,7 @@ def scan_picture(
     # 2. When: per-frame activity, measured from the frames the shot scan decodes, beside it.
     with DetectionWorker(detector, interrupt=getattr(progress, "check", None)) as detecting:
 
-        def watch(info: MediaInfo, first: int, count: int) -> ClipWatch | None:
+        def watch(info: MediaInfo, first: int, count: int) -> ClipWatch:
             clip = detecting(info, first, count)
             return clip if listening is None else listening.beside(clip, timeline, resolver)
 

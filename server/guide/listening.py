@@ -123,14 +123,11 @@ class Listening:
         return listen(source, self.chunk_s) if heard is None else heard.result()
 
     def beside(
-        self,
-        clip: ClipWatch | None,
-        timeline: otio.schema.Timeline,
-        resolver: MediaResolver,
-    ) -> ClipWatch | None:
+        self, clip: ClipWatch, timeline: otio.schema.Timeline, resolver: MediaResolver
+    ) -> ClipWatch:
         """``clip`` (the detector's watch of a clip's scan), and each shot's guide sources
         heard ahead as the scan finds the shot."""
-        return None if clip is None else _Beside(clip, self, timeline, resolver)
+        return _Beside(clip, self, timeline, resolver)
 
 
 class _Beside:
