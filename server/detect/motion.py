@@ -143,8 +143,11 @@ class MotionDetector(Detector):
         moving = (reliable & fast) | (changed & ~reliable)
         moving = cv2.morphologyEx(moving.view(np.uint8), cv2.MORPH_OPEN, _KERNEL).view(bool)
         unmatched = float(np.mean(residual > cfg.min_level * 1.5))
+        # The camera's mean flow: OpenCV's per-channel mean (in double) is ~90x numpy's
+        # over two axes of a float32 field, which cost 3% of the detector.
+        mean = np.array(cv2.mean(camera)[:2], np.float32)
         return _Incoming(
-            -camera.mean(axis=(0, 1)) * grid.to_speed,
+            -mean * grid.to_speed,
             vin,
             speed,
             reliable,
