@@ -21,6 +21,7 @@ from sonicvision.errors import ConfigError
 from sonicvision.events import Shot
 from sonicvision.server.detect.base import Detection, EventInterval
 from sonicvision.server.guide import Listening, event_fields, guide_detections, listen
+from sonicvision.server.guide import find as find_module
 from sonicvision.server.guide import listening as listening_module
 from sonicvision.server.guide.audio import read_audio
 from sonicvision.server.guide.find import GuideSource
@@ -350,9 +351,18 @@ def test_cue_markers_say_what_placed_them_and_render_keeps_the_sample(tmp_path):
 # --- the guide on the timeline's audio tracks ----------------------------------------------------
 
 
-def test_recorder_audio_on_a1_guides_only_the_frames_it_plays_under(tmp_path):
+def test_recorder_audio_on_a1_guides_only_the_frames_it_plays_under(tmp_path, monkeypatch):
     """Picture without sound; a WAV from the recorder (started 1 s before the camera) on A1,
-    named like the clip, used from 1 s for 50 frames: only the first fall is under it."""
+    named like the clip, used from 1 s for 50 frames: only the first fall is under it. The
+    timeline's audio clips are resolved once in the run (the scan and the guide share them)."""
+    resolved = []
+
+    def audio_clips(timeline, resolver):
+        resolved.append(timeline.name)
+        return read_audio_clips(timeline, resolver)
+
+    read_audio_clips = find_module._audio_clips
+    monkeypatch.setattr(find_module, "_audio_clips", audio_clips)
     truth = two_falls(tmp_path / "A001C002.mp4")
     wav = room_tone(6.0, SR, -60.0, seed=8)
     lead = 1.0
@@ -387,6 +397,7 @@ def test_recorder_audio_on_a1_guides_only_the_frames_it_plays_under(tmp_path):
     ]
     assert abs(found.events[0].attack.to_seconds() * SR - (on_first - lead * SR)) <= BLOCK
     assert any("A1 'A001C002' (same clip name)" in n and "1/1 shots" in n for n in found.notes)
+    assert resolved == ["synced"]
 
 
 def test_a_clip_without_sound_says_so_and_keeps_its_cues(tmp_path):

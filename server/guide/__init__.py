@@ -21,7 +21,7 @@ from sonicvision.errors import MediaError
 from sonicvision.events import Shot
 
 from ..detect.base import Detection, EventInterval
-from .find import GuideSource, find_guides
+from .find import GuideSource
 from .fuse import AUDIO, BOTH, PICTURE, FuseStats, GuidedInterval, fuse
 from .listening import Listening, listen
 from .transients import GuideAudio
@@ -71,11 +71,11 @@ def guide_detections(
     if listening is None:
         with Listening() as own:
             return guide_detections(timeline, shots, detections, resolver, mode, own)
-    guides = find_guides(timeline, shots, resolver)
+    finder = listening.finder(timeline, resolver)
     out = dict(detections)
     per_clip: dict[str, list[tuple[Shot, list[GuideSource], FuseStats, bool]]] = defaultdict(list)
     for shot in shots:
-        sources = guides.get(shot.index, [])
+        sources = finder.sources(shot)
         heard: list[tuple[GuideSource, GuideAudio]] = []
         for source in sources:
             try:

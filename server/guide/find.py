@@ -234,11 +234,3 @@ class GuideFinder:
         if self._clips is None:
             self._clips = _audio_clips(self.timeline, self.resolver)
         return timeline_audio(self.timeline, shot, self._clips)
-
-
-def find_guides(
-    timeline: otio.schema.Timeline, shots: list[Shot], resolver: MediaResolver
-) -> dict[int, list[GuideSource]]:
-    """The guide audio of every shot (an empty list: none)."""
-    finder = GuideFinder(timeline, resolver)
-    return {shot.index: finder.sources(shot) for shot in shots}

@@ -93,6 +93,7 @@ class Listening:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="guide-listen")
         self._heard: dict[GuideSource, Future[GuideAudio]] = {}
         self._lock = threading.Lock()
+        self._finder: GuideFinder | None = None
 
     def __enter__(self) -> Listening:
         return self
@@ -122,25 +123,27 @@ class Listening:
             heard = self._heard.pop(source, None)
         return listen(source, self.chunk_s) if heard is None else heard.result()
 
+    def finder(self, timeline: otio.schema.Timeline, resolver: MediaResolver) -> GuideFinder:
+        """The run's one finder of guide sources, for the scan and the guide alike: the
+        timeline's audio clips are resolved once, not once per picture clip and again after."""
+        with self._lock:
+            known = self._finder
+            if known is None or known.timeline is not timeline or known.resolver is not resolver:
+                self._finder = GuideFinder(timeline, resolver)
+            return self._finder
+
     def beside(
         self, clip: ClipWatch, timeline: otio.schema.Timeline, resolver: MediaResolver
     ) -> ClipWatch:
         """``clip`` (the detector's watch of a clip's scan), and each shot's guide sources
         heard ahead as the scan finds the shot."""
-        return _Beside(clip, self, timeline, resolver)
+        return _Beside(clip, self, self.finder(timeline, resolver))
 
 
 class _Beside:
-    def __init__(
-        self,
-        clip: ClipWatch,
-        listening: Listening,
-        timeline: otio.schema.Timeline,
-        resolver: MediaResolver,
-    ) -> None:
+    def __init__(self, clip: ClipWatch, listening: Listening, finder: GuideFinder) -> None:
         self.frame = clip.frame
-        self._clip, self._listening = clip, listening
-        self._finder = GuideFinder(timeline, resolver)
+        self._clip, self._listening, self._finder = clip, listening, finder
 
     def shot(self, shot: Shot, before: int = 0, after: int = 0) -> None:
         self._clip.shot(shot, before, after)
