@@ -8,6 +8,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from sonicvision.server.detect import objects
 from sonicvision.server.detect.base import Detection
 from sonicvision.server.detect.motion import IMPACT_SPAN_S, MotionConfig, MotionDetector
 from sonicvision.server.frames import probe, read_frames
@@ -242,6 +243,66 @@ def test_pan_alone_is_not_an_event(tmp_path, rate, pan):
     gt, det = _detect(tmp_path, spec)
     assert det.intervals == [], [(iv.onset, iv.motion) for iv in det.intervals]
     assert np.median(det.scores) < 0.5
+
+
+@pytest.mark.parametrize("pan", [0.0, -60.0], ids=["still", "pan"])
+@pytest.mark.parametrize(
+    "rate", [24.0, 50.0, 60000 / 1001, 120.0], ids=["24", "50", "59.94", "120"]
+)
+def test_a_small_fast_fall_is_found_at_any_frame_rate(rate, pan):
+    # A thing 4% of the frame high dropped from 0.6 of the height, the same fall in seconds at
+    # every rate: at 24 fps it moves more than its size a frame before it lands, at 50 fps and
+    # up less, and three-frame differencing lost it there (no impact at all) until faster
+    # footage was sampled every few frames (objects.stride), under a pan too.
+    def f(seconds: float) -> int:
+        return int(round(seconds * rate))
+
+    landing = f(0.2) + f(0.3)
+    fall = ObjectSpec("fall", f(0.2), landing, x=0.4, distance=0.6, size=0.04)
+    spec = SceneSpec(
+        256, 144, rate, f(0.9), camera_pan_px_per_frame=pan / rate, objects=[fall], grain=2.0
+    )
+    frames = render_frames(spec)
+    found = MotionDetector(threads=1).detect(frames, rate)
+    onsets = [iv.onset for iv in found.intervals if not iv.continuous]
+    assert len(onsets) == 1 and abs(onsets[0] - landing) <= 1, (onsets, landing)
+    flow = MotionDetector(MotionConfig(small_objects=False), threads=1).detect(frames, rate)
+    assert not [iv for iv in flow.intervals if not iv.continuous], "the flow finds it alone"
+
+
+@pytest.mark.parametrize(
+    ("rate", "every"),
+    [(24000 / 1001, 1), (25.0, 1), (30000 / 1001, 1), (30.0, 1), (48.0, 2), (50.0, 2)]
+    + [(60000 / 1001, 2), (60.0, 2), (100.0, 4), (120.0, 4), (10.0, 1)],
+)
+def test_small_objects_are_sampled_at_film_rates(rate, every):
+    assert objects.stride(rate) == every
+
+
+def test_phases_that_see_one_contact_give_it_once(monkeypatch):
+    # 60 fps sampled every 2nd frame: both phases see a thing meet the ground (frames 10 and
+    # 11), the second more sharply, the first as one of several reversals there (periodic: a
+    # wing beating, say); and a nut elsewhere lands on frame 11 too.
+    seen = {
+        0: [objects.Contact(5, 0.6, 0.50, 0.80, "stop", True)],
+        1: [
+            objects.Contact(5, 0.8, 0.52, 0.79, "bounce", False),
+            objects.Contact(5, 0.7, 0.90, 0.30, "bounce", False),
+        ],
+    }
+    rates = []
+
+    def phase_contacts(blobs, rate, width, height):
+        rates.append(rate)
+        return seen[blobs[0]]
+
+    monkeypatch.setattr(objects, "contacts", phase_contacts)
+    found = objects.contacts_sampled([0, 1] * 20, 60.0, 256, 144, 2)
+    assert rates == [30.0, 30.0]
+    assert [(c.t, c.confidence, c.x, c.periodic) for c in found] == [
+        (11, 0.8, 0.52, True),
+        (11, 0.7, 0.90, False),
+    ]
 
 
 @pytest.mark.parametrize("steady", [0.65, 0.0], ids=["rule", "without"])

@@ -30,7 +30,7 @@ from sonicvision.server.detect.evidence import (
     _Row,
     _Structure,
 )
-from sonicvision.server.detect.objects import NONE, contacts, find_blobs
+from sonicvision.server.detect.objects import NONE, contacts_sampled, find_blobs, stride
 from sonicvision.server.detect.reject import Faces
 
 if TYPE_CHECKING:
@@ -69,7 +69,13 @@ class MotionStream(FrameStream):
         self._prev_in: _Incoming | None = None
         self._before: _Incoming | None = None  # how frame t-2 arrived
         self._halt: tuple[_Row, _Halt] | None = None  # frame t-1 halted: check it at t+1
-        self._full_before: np.ndarray | None = None  # frame t-1 grey at analysis size
+        # Small objects: every ``_every``-th frame is one sample (objects.stride); the last
+        # 2 * _every + 1 frames' rows, grey pictures at analysis size and camera models (each
+        # frame's onto the one before, at analysis size; None: the stream's first).
+        self._every = stride(self.rate)
+        self._window: deque[tuple[_Row, np.ndarray, np.ndarray | None]] = deque(
+            maxlen=2 * self._every + 1
+        )
 
     def push(self, frame: np.ndarray) -> None:
         frame = np.asarray(frame)
@@ -88,6 +94,7 @@ class MotionStream(FrameStream):
         if self._prev is None:
             self._prev = cur, cur_tex, full
             self._recent.append(row)
+            self._window.append((row, full, None))
             return
         prev, prev_tex, prev_full = self._prev
         pair = _Pair(row, prev, prev_tex, prev_full, cur, cur_tex, full)
@@ -156,16 +163,28 @@ class MotionStream(FrameStream):
                 judged.stop_x, judged.stop_y, judged.stop_vx, judged.stop_vy = where[:4]
                 judged.stop_area = where[4]
                 judged.face = self._faces.covers(pair.prev_full, where[0], where[1])
-        if self._prev_in is not None and self._full_before is not None:
-            # Small objects at frame t: three frames, none across a cut.
-            if max(rows[-1].unmatched, rows[-2].unmatched) < cfg.cut_unmatched:
-                back = self._scaled(self._prev_in.model)
-                fwd = cv2.invertAffineTransform(self._scaled(inc.model))
-                rows[-2].blobs = find_blobs(
-                    self._full_before, pair.prev_full, pair.cur_full, back, fwd
-                )
-        self._full_before = pair.prev_full
+        self._window.append((row, pair.cur_full, self._scaled(inc.model)))
+        self._find_blobs()
         self._before, self._prev_in = self._prev_in, inc
+
+    def _find_blobs(self) -> None:
+        """Small objects at the middle frame of the window, against the frames ``_every``
+        before and after it (the camera's models between them composed), none across a cut."""
+        window, every = self._window, self._every
+        if len(window) < 2 * every + 1:
+            return
+        if max(r.unmatched for r, _, _ in list(window)[1:]) >= self.detector.config.cut_unmatched:
+            return
+        models = [m for _, _, m in window]
+        if every == 1:
+            back, to_next = models[1], models[2]
+        else:
+            back = _composed(models[every:0:-1])
+            to_next = _composed(models[:every:-1])
+        fwd = cv2.invertAffineTransform(to_next)
+        window[every][0].blobs = find_blobs(
+            window[0][1], window[every][1], window[-1][1], back, fwd
+        )
 
     def _scaled(self, model: np.ndarray) -> np.ndarray:
         """A camera model at flow size, for pictures at analysis size."""
@@ -203,16 +222,24 @@ class MotionStream(FrameStream):
         stuttered[len(stuttered) - max(0, 2 - after) :] = False
         ev.impact[stuttered] = ev.impact_speed[stuttered] = 0.0
         # A small object's frame needs the frames on both sides of it.
-        blobs = [r.blobs for r in rows]
-        if before < 1:
-            blobs[0] = NONE
-        if after < 1:
-            blobs[-1] = NONE
+        every = self._every
+        lo, hi = max(0, every - before), len(rows) - max(0, every - after)
+        blobs = [r.blobs if lo <= i < hi else NONE for i, r in enumerate(rows)]
         assert self._shape is not None
         found = []
         if self.detector.config.small_objects:
-            found = contacts(blobs, self.rate, self._shape[1], self._shape[0])
+            w, h = self._shape[1], self._shape[0]
+            found = contacts_sampled(blobs, self.rate, w, h, every)
         return self.detector._decide(ev, self.rate, found)
+
+
+def _composed(models: list[np.ndarray | None]) -> np.ndarray:
+    """2x3 camera models applied one after the other (the first to a pixel first)."""
+    out = np.eye(3)
+    for m in models:
+        assert m is not None
+        out = np.vstack([m, (0.0, 0.0, 1.0)]) @ out
+    return out[:2]
 
 
 _POOL_LOCK = threading.Lock()
