@@ -11,10 +11,12 @@ the same cuts and events as the same pictures encoded without B-frames.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import opentimelineio as otio
 import pytest
@@ -22,7 +24,8 @@ import pytest
 from sonicvision.adapters.io import read_timeline
 from sonicvision.adapters.media import MediaResolver
 from sonicvision.cli import main
-from sonicvision.server.frames import ANALYSIS_WIDTH, probe, read_frames
+from sonicvision.server.frames import ANALYSIS_WIDTH, MediaInfo, iter_frames, probe, read_frames
+from sonicvision.server.frames.info import Matte
 from sonicvision.server.options import FoleyOptions
 from sonicvision.server.pipeline import find_events
 from sonicvision.server.synthetic_scenes import ObjectSpec, SceneSpec, read_frame_code, render_scene
@@ -101,6 +104,7 @@ def test_every_fixture_is_read_by_shots_and_analyze(name, first, count, tmp_path
         ("movie-hello.ogg", "empty packets"),
         ("movie-hello.avi", "header says 209 frames, the stream holds 208"),
         ("carphone_pristine.mp4", "non-square pixels (128:117)"),
+        ("movie-hello.mp4", "pillarboxed (picture 1150x720 of 1280x720)"),
     ],
 )
 def test_what_was_odd_is_said_in_the_shots_notes(name, said, tmp_path, capsys):
@@ -367,3 +371,108 @@ def test_10_and_15_fps_timelines_run_to_the_end(name, count, tmp_path, capsys):
 
 def test_one_analysis_width_for_shots_analyze_and_foley():
     assert FoleyOptions().analysis_width == ANALYSIS_WIDTH == 256
+
+
+# --- black bars ------------------------------------------------------------------------------
+
+
+def test_the_picture_is_read_inside_the_bars_of_a_real_pillarboxed_file():
+    info = probe(MEDIA / "movie-hello.mp4")  # a screen capture pillarboxed in 1280x720
+    assert info.matte is not None
+    m = info.matte
+    # Every column outside the matte is black in every frame; the columns at its edges are not.
+    brightest = np.zeros(1280, np.uint8)
+    for frame in iter_frames(MEDIA / "movie-hello.mp4", width=None, info=replace(info, matte=None)):
+        brightest = np.maximum(brightest, frame.max(axis=(0, 2)))
+    lit = (brightest > 40).nonzero()[0]
+    assert (m.y, m.height) == (0, 720)
+    assert lit[0] - 1 <= m.x <= lit[0] + 1 and lit[-1] - 2 <= m.x + m.width - 1 <= lit[-1]
+    assert read_frames(MEDIA / "movie-hello.mp4", 100, 2, info=info).shape == (2, 160, 256, 3)
+    for name in ("bbb_first_300s.mp4", "bikes.mp4", "vtest.avi", "phone_dog_vfr.mp4", "tree.avi"):
+        assert probe(MEDIA / name).matte is None, name
+
+
+def framed(picture: np.ndarray, kind: str) -> np.ndarray:
+    """``picture`` in black bars: a 16:9 film in a 4:3 frame, or in a 2.39:1 one."""
+    h, w = picture.shape[:2]
+    if kind == "letterbox":
+        top = (w * 3 // 4 - h) // 2
+        return cv2.copyMakeBorder(picture, top, top, 0, 0, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    side = (round(h * 2.39) - w) // 2
+    return cv2.copyMakeBorder(picture, 0, 0, side, side, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+
+
+@pytest.mark.parametrize("kind", ["letterbox", "pillarbox"])
+def test_a_film_in_black_bars_gets_the_cues_of_the_film(kind, tmp_path):
+    # Big Buck Bunny's nuts on the bunny's head (frames 4180-4339: nine hits, three cuts).
+    # Read whole, the letterboxed copy lost one hit and the pillarboxed one five (its picture
+    # three quarters as wide at the analysis width).
+    pictures = list(read_frames(MEDIA / "bbb_first_300s.mp4", 4180, 160, width=640))
+    options = {"crf": "16", "preset": "veryfast"}
+    plain = encode(tmp_path / "plain.mp4", pictures, Fraction(24), options=options)
+    barred = [framed(p, kind) for p in pictures]
+    boxed = encode(tmp_path / f"{kind}.mp4", barred, Fraction(24), options=options)
+    info = probe(boxed)
+    bars = (barred[0].shape[0] - 360) // 2, (barred[0].shape[1] - 640) // 2
+    assert info.matte == Matte(bars[1], bars[0], 640, 360)
+    assert any(kind + "ed" in n for n in info.notes)
+    cuts_a, impacts_a = cuts_and_impacts(tmp_path, plain)
+    cuts_b, impacts_b = cuts_and_impacts(tmp_path, boxed)
+    assert len(impacts_a) >= 8, "the film shows its hits"
+    assert cuts_b == cuts_a
+    assert len(impacts_b) == len(impacts_a)
+    assert all(abs(a - b) <= 1 for a, b in zip(impacts_a, impacts_b, strict=True))
+
+
+def bars_clip(path: Path, pictures: list[np.ndarray], **options: str) -> MediaInfo:
+    return probe(encode(path, pictures, Fraction(24), options={"g": "8", **options}))
+
+
+def textured(h: int, w: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(60, 230, (h, w, 3), dtype=np.uint8)
+
+
+def test_bars_are_found_though_the_film_opens_on_black(tmp_path):
+    # A quarter of the clip black (a fade in), then a 2:1 picture in a 16:9 frame.
+    black = np.zeros((144, 256, 3), np.uint8)
+    pictures = [black.copy() for _ in range(24)]
+    for i in range(72):
+        picture = black.copy()
+        picture[8:136] = textured(128, 256, i)
+        pictures.append(picture)
+    info = bars_clip(tmp_path / "fade_in.mp4", pictures)
+    assert info.matte == Matte(0, 8, 256, 128)
+    assert read_frames(info.path, 30, 1, width=None, info=info).shape == (1, 128, 256, 3)
+
+
+@pytest.mark.parametrize("scene", ["dark sky", "night", "title over the bars"])
+def test_the_film_s_own_dark_is_not_a_matte(scene, tmp_path):
+    pictures = []
+    for i in range(96):
+        picture = np.zeros((144, 256, 3), np.uint8)
+        if scene == "dark sky":  # black above, lit ground below: bars come in pairs
+            picture[50:] = textured(94, 256, i)
+        elif scene == "night":  # a lamp in the dark: too small a picture to be one
+            picture[60:84, 100:156] = textured(24, 56, i)
+        else:  # letterboxed, but one stretch lights the whole frame (a full-frame title)
+            picture[16:128] = textured(112, 256, i)
+            if 40 <= i < 56:
+                picture[:] = textured(144, 256, i)
+        pictures.append(picture)
+    info = bars_clip(tmp_path / "dark.mp4", pictures)
+    assert info.matte is None
+    assert read_frames(info.path, 60, 1, width=None, info=info).shape == (1, 144, 256, 3)
+
+
+def test_a_rotated_phone_clip_in_bars_is_read_upright_inside_them(tmp_path):
+    pictures = stamped_source(tmp_path, Fraction(24), 48, objects=[])  # 256x144, index stamped
+    coded = [
+        cv2.copyMakeBorder(p, 0, 0, 32, 32, cv2.BORDER_CONSTANT, value=(0, 0, 0)) for p in pictures
+    ]
+    path = encode(tmp_path / "phone.mp4", coded, Fraction(24), rotation=90, options={"g": "4"})
+    info = probe(path)
+    assert info.matte == Matte(32, 0, 256, 144)
+    frames = read_frames(path, 20, 2, width=None, info=info)
+    assert frames.shape == (2, 256, 144, 3)  # upright, the bars gone
+    assert read_frame_code(np.rot90(frames[1], -1)) == 21

@@ -52,6 +52,28 @@ class Cadence:
 
 
 @dataclass(frozen=True)
+class Matte:
+    """The active picture, in coded pixels: x, y of its top left corner, its width and height
+    (all even: 4:2:0 chroma is shared by pairs of lines and columns)."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+    def describe(self, coded: tuple[int, int]) -> str:
+        w, h = coded
+        kind = (
+            "windowboxed"
+            if self.width < w and self.height < h
+            else "letterboxed"
+            if self.height < h
+            else "pillarboxed"
+        )
+        return f"{kind} (picture {self.width}x{self.height} of {w}x{h})"
+
+
+@dataclass(frozen=True)
 class MediaInfo:
     """What analysis needs to know about a picture file.
 
@@ -81,12 +103,22 @@ class MediaInfo:
     cadence: Cadence | None = None
     notes: tuple[str, ...] = ()
     slot_rate: Fraction = Fraction(0)  # timestamps -> frame index (0: ``stream_rate``)
+    matte: Matte | None = None  # the picture inside black bars (None: the whole frame)
 
     @property
     def display_size(self) -> tuple[int, int]:
         """The picture as a player shows it: pixel aspect applied, rotation honoured."""
         w = max(2, round(self.width * self.sar)) if self.sar > 0 else self.width
         h = self.height
+        return (h, w) if self.rotation % 180 else (w, h)
+
+    @property
+    def picture_display_size(self) -> tuple[int, int]:
+        """The picture inside the bars (the whole frame without any), as a player shows it."""
+        if self.matte is None:
+            return self.display_size
+        w, h = self.matte.width, self.matte.height
+        w = max(2, round(w * self.sar)) if self.sar > 0 else w
         return (h, w) if self.rotation % 180 else (w, h)
 
 
@@ -106,8 +138,9 @@ def analysis_size(width: int, height: int, target_width: int | None) -> tuple[in
 
 
 def picture_size(info: MediaInfo, target_width: int | None) -> tuple[int, int]:
-    """The analysis picture's (w, h) for ``info``: its display size at ``target_width``."""
-    w, h = info.display_size
+    """The analysis picture's (w, h) for ``info``: its display size at ``target_width``, the
+    picture inside any black bars."""
+    w, h = info.picture_display_size
     if target_width is None and (w, h) != (info.width, info.height):
         target_width = w  # native resolution, shown the way a player shows it
     return analysis_size(w, h, target_width)

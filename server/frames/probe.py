@@ -23,6 +23,7 @@ from sonicvision.errors import MediaError
 
 from .decode import DecodeLog, decoded, frames_of
 from .info import IMAGE_SUFFIXES, Cadence, MediaInfo, check_exists, frame_tolerance, reason
+from .matte import find_matte
 
 logger = logging.getLogger(__name__)
 
@@ -73,9 +74,21 @@ def _probe_cached(path: Path, _mtime: int, _size: int) -> MediaInfo:
         raise MediaError(f"Cannot read the media file: {reason(exc)}.", path=path) from exc
     finally:
         container.close()
-    if info.is_still or info.is_vfr or info.frame_count < 4 * 5:
+    if info.is_still:
+        return info
+    info = _with_matte(info)
+    if info.is_vfr or info.frame_count < 4 * 5:
         return info
     return _with_cadence(info)
+
+
+def _with_matte(info: MediaInfo) -> MediaInfo:
+    """The picture inside black bars, where the file has them (matte.py says how)."""
+    matte = find_matte(info)
+    if matte is None:
+        return info
+    note = f"{info.path.name}: {matte.describe((info.width, info.height))}; read inside the bars"
+    return dataclasses.replace(info, matte=matte, notes=(*info.notes, note))
 
 
 def _probe_open(path: Path, container: av.container.InputContainer) -> MediaInfo:
