@@ -24,12 +24,17 @@ scored by a map fitted without it, each live clip by a map fitted without that c
 default ``min_confidence`` is read off that curve. ``--shots`` prints, per shot, the cues and
 how many candidates each rule turned down.
 
+``--framed letterbox|pillarbox`` scores a copy of the film framed in black bars (its 640x360
+picture in a 4:3 frame, or in a 2.39:1 one; ``plain``: the same re-encode without bars), made
+once into ``--cache``; ``--whole`` reads that copy's frame whole, bars and all, as the
+decoder did before it found mattes (server/frames/matte.py).
+
 Decoding and shot finding are the pipeline's own (``scan_clip``); a file the frame reader
 refuses (true VFR) is decoded frame by frame in order instead, at its average rate.
 
     python bench/spotting_real.py [--media-dir DIR] [--range 170 182] [--only bbb|live]
         [--no-before] [--cache DIR] [--min-confidence 0.5] [--pr] [--list] [--shots]
-        [--calibrate]
+        [--calibrate] [--framed plain|letterbox|pillarbox [--whole]]
 """
 
 from __future__ import annotations
@@ -98,17 +103,20 @@ class ClipResult:
 
 
 def decoded(
-    path: Path, first: int, count: int | None, cache: Path | None
+    path: Path, first: int, count: int | None, cache: Path | None, whole: bool = False
 ) -> tuple[float, list[tuple[int, int, int, int]], Iterator[np.ndarray]]:
-    """(rate, shots as (first, count, before, after), frames) of ``path`` at analysis width."""
+    """(rate, shots as (first, count, before, after), frames) of ``path`` at analysis width;
+    ``whole``: the whole frame, any black bars read as picture."""
     key = None
     if cache is not None:
-        key = cache / f"{path.stem}_{first}_{count}.npz"
+        key = cache / f"{path.stem}_{first}_{count}{'_whole' if whole else ''}.npz"
         if key.exists():
             data = np.load(key)
             return float(data["rate"]), [tuple(s) for s in data["shots"]], iter(data["frames"])
     try:
         info = frames.probe(path)
+        if whole:
+            info = replace(info, matte=None)
         if info.is_vfr:
             raise MediaError("variable frame rate", path=path)
         n = info.frame_count - first if count is None else count
@@ -157,12 +165,18 @@ def _cuts(held: list[np.ndarray], rate: float, first: int) -> list[tuple[int, in
 
 
 def find_events(
-    detector: Detector, path: Path, first: int, count: int | None, cache: Path | None
+    detector: Detector,
+    path: Path,
+    first: int,
+    count: int | None,
+    cache: Path | None,
+    whole: bool = False,
 ) -> ClipResult:
     """Decode (or read the cache) and detect shot by shot, as the pipeline does."""
     t0, c0 = time.perf_counter(), time.process_time()
-    cached = cache is not None and (cache / f"{path.stem}_{first}_{count}.npz").exists()
-    rate, shots, pictures = decoded(path, first, count, cache)
+    key = f"{path.stem}_{first}_{count}{'_whole' if whole else ''}.npz"
+    cached = cache is not None and (cache / key).exists()
+    rate, shots, pictures = decoded(path, first, count, cache, whole)
     stream = detector.stream(rate)
     results: list[ShotResult] = []
     pushed = first
@@ -183,6 +197,34 @@ def find_events(
     n = sum(s[1] for s in shots)
     cpu, wall = time.process_time() - c0, time.perf_counter() - t0
     return ClipResult(path.name, rate, n, results, cpu, wall, cached)
+
+
+def framed_copy(film: Path, kind: str, folder: Path) -> Path:
+    """``film`` re-encoded with its 640x360 picture in black bars (``plain``: none), once."""
+    out = folder / f"{film.stem}_{kind}.mp4"
+    if out.exists():
+        return out
+    folder.mkdir(parents=True, exist_ok=True)
+    info = frames.probe(film)
+    part = out.with_suffix(".part.mp4")
+    with av.open(str(part), "w") as dst:
+        stream = dst.add_stream("libx264", rate=info.rate_exact)
+        stream.options = {"crf": "16", "preset": "veryfast"}
+        for i, picture in enumerate(frames.iter_frames(film, width=640, info=info)):
+            h, w = picture.shape[:2]
+            top = (w * 3 // 4 - h) // 2 if kind == "letterbox" else 0
+            side = (round(h * 2.39) - w) // 2 if kind == "pillarbox" else 0
+            picture = cv2.copyMakeBorder(picture, top, top, side, side, cv2.BORDER_CONSTANT)
+            if i == 0:
+                stream.height, stream.width = picture.shape[:2]
+                stream.pix_fmt = "yuv420p"
+            frame = av.VideoFrame.from_ndarray(picture, format="bgr24")
+            for packet in stream.encode(frame.reformat(format="yuv420p")):
+                dst.mux(packet)
+        for packet in stream.encode():
+            dst.mux(packet)
+    part.rename(out)
+    return out
 
 
 def load_labels(path: Path) -> tuple[list[int], list[int], dict[str, list[int]]]:
@@ -559,6 +601,14 @@ def main() -> None:
         action="store_true",
         help=f"refit the confidence table ({cal.TABLE.name}) on the labels and generated scenes",
     )
+    ap.add_argument(
+        "--framed",
+        choices=("plain", "letterbox", "pillarbox"),
+        help="score a 640x360 re-encode of the film, framed in black bars (made once in --cache)",
+    )
+    ap.add_argument(
+        "--whole", action="store_true", help="with --framed: read the frame whole, bars and all"
+    )
     args = ap.parse_args()
     # As the product runs the detector (detect/worker.py): OpenCV's own thread pool gains
     # nothing on pictures this small and costs a fifth more CPU (0.37 -> 0.30 CPU s per
@@ -574,6 +624,9 @@ def main() -> None:
 
     if args.only != "live":
         path = args.media_dir / BBB
+        if args.framed:
+            folder = args.cache or Path(tempfile.gettempdir()) / "sonicvision_framed"
+            path = framed_copy(path, args.framed, folder)
         first, count = 0, None
         if args.range:
             first, count = int(args.range[0] * 24), int((args.range[1] - args.range[0]) * 24)
@@ -588,7 +641,7 @@ def main() -> None:
         rows = {}
         halves: dict[str, list[dict[str, float]]] = {}
         for name, det in detectors.items():
-            clip = find_events(det, path, first, count, args.cache)
+            clip = find_events(det, path, first, count, args.cache, args.whole)
             cues = [c.frame for s in clip.shots for c in s.impacts]
             rows[name] = score(cues, lab)
             halves[name] = [score(*_half(cues, lab, h)) for h in (0, 1)]
@@ -601,7 +654,7 @@ def main() -> None:
                 after_clip = clip
                 secs = clip.frames / clip.rate
                 print(
-                    f"{BBB}: {clip.frames} frames in {len(clip.shots)} shots; "
+                    f"{path.name}: {clip.frames} frames in {len(clip.shots)} shots; "
                     f"{clip.cpu_s / secs:.3f} CPU s per footage s, "
                     f"{secs / clip.wall_s:.1f}x real time (wall)"
                     + (" (frames from the cache: detection only)" if clip.cached else "")
