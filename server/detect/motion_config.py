@@ -51,9 +51,11 @@ class MotionConfig:
     # cursor of movie-hello.mp4 0.
     contact_ground: float = 2.0
     periodic_reversals: int = 3  # a place that reverses this often in +-0.5 s flaps
-    # ... moving either way at this speed at least (widths/s) and at 0.3 of the stop's own
-    # arrival: a small wing's back-stroke reads slower than its down-stroke at flow size.
+    # ... moving either way at this speed at least (widths/s) and at ``periodic_share`` of the
+    # stop's own arrival: a small wing's back-stroke reads slower than its down-stroke at flow
+    # size.
     periodic_speed: float = 0.075
+    periodic_share: float = 0.3
     passby_area: float = 0.008  # a pass-by is a large object: this much of the frame moving ...
     passby_speed: float = 0.5  # ... crossing fast (widths/s): close to the camera ...
     # ... and crossing: its motion adds up to this share of the width at least, one way

@@ -79,6 +79,7 @@ class RejectConfig(Protocol):
     min_confidence: float
     periodic_reversals: int
     periodic_speed: float
+    periodic_share: float
     passby_area: float
     passby_speed: float
     passby_travel: float
@@ -181,7 +182,9 @@ def is_transition(ev: Evidence, t: int, reach: int = 3) -> bool:
     return False
 
 
-def is_periodic(ev: Evidence, t: int, rate: float, speed: float, least: int = 3) -> bool:
+def is_periodic(
+    ev: Evidence, t: int, rate: float, speed: float, least: int = 3, share: float = 0.3
+) -> bool:
     """Did the place of the stop at ``t`` move back and forth three times or more within half
     a second each side (read along the stop's arrival direction, in the coarse grid)?"""
     x, y, vx, vy = ev.stop[t]
@@ -200,7 +203,7 @@ def is_periodic(ev: Evidence, t: int, rate: float, speed: float, least: int = 3)
     # Motion counts when it is comparable to the stop's own arrival and above ``speed`` (a
     # flap beats both ways at a good share of its speed; the flow's jitter on a slow drift
     # does not reach it).
-    signs = np.sign(p[np.abs(p) > max(speed, 0.3 * norm)])
+    signs = np.sign(p[np.abs(p) > max(speed, share * norm)])
     changes = int(np.count_nonzero(np.diff(signs)))
     return changes >= least
 
@@ -252,7 +255,9 @@ def impact_verdict(
         return "transition"
     if ev.face[t] > 0:
         return "face"
-    if is_periodic(ev, t, rate, cfg.periodic_speed, cfg.periodic_reversals):
+    if is_periodic(
+        ev, t, rate, cfg.periodic_speed, cfg.periodic_reversals, cfg.periodic_share
+    ):
         return "periodic"
     if ev.stop_area[t] > cfg.impact_region:
         return "large region"
