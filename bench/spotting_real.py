@@ -24,10 +24,11 @@ scored by a map fitted without it, each live clip by a map fitted without that c
 default ``min_confidence`` is read off that curve. ``--shots`` prints, per shot, the cues and
 how many candidates each rule turned down.
 
-``--framed letterbox|pillarbox`` scores a copy of the film framed in black bars (its 640x360
-picture in a 4:3 frame, or in a 2.39:1 one; ``plain``: the same re-encode without bars), made
-once into ``--cache``; ``--whole`` reads that copy's frame whole, bars and all, as the
-decoder did before it found mattes (server/frames/matte.py).
+``--framed letterbox|pillarbox|dim`` scores a copy of the film framed in black bars (its
+640x360 picture in a 4:3 frame, or in a 2.39:1 one) or graded half as bright (``plain``: the
+same re-encode as it is), made once into ``--cache``; ``--whole`` reads that copy as the
+decoder did before it looked at the file's pictures (server/frames/matte.py): the frame whole,
+bars and all, and its contrast as it is.
 
 ``--perturb soften|timecode|dim|grain`` scores the film's own analysis frames changed the way
 other copies of a film differ (a picture slightly softer: scaled 5x up and back down; a
@@ -39,7 +40,7 @@ refuses (true VFR) is decoded frame by frame in order instead, at its average ra
 
     python bench/spotting_real.py [--media-dir DIR] [--range 170 182] [--only bbb|live]
         [--no-before] [--cache DIR] [--min-confidence 0.5] [--pr] [--list] [--shots]
-        [--calibrate] [--framed plain|letterbox|pillarbox [--whole]]
+        [--calibrate] [--framed plain|letterbox|pillarbox|dim [--whole]]
         [--perturb soften|timecode|dim|grain]
 """
 
@@ -122,7 +123,7 @@ def decoded(
     try:
         info = frames.probe(path)
         if whole:
-            info = replace(info, matte=None)
+            info = replace(info, matte=None, stretch=None)
         if info.is_vfr:
             raise MediaError("variable frame rate", path=path)
         n = info.frame_count - first if count is None else count
@@ -209,7 +210,8 @@ def find_events(
 
 
 def framed_copy(film: Path, kind: str, folder: Path) -> Path:
-    """``film`` re-encoded with its 640x360 picture in black bars (``plain``: none), once."""
+    """``film`` re-encoded with its 640x360 picture in black bars or half as bright (``plain``:
+    as it is), once."""
     out = folder / f"{film.stem}_{kind}.mp4"
     if out.exists():
         return out
@@ -224,6 +226,8 @@ def framed_copy(film: Path, kind: str, folder: Path) -> Path:
             top = (w * 3 // 4 - h) // 2 if kind == "letterbox" else 0
             side = (round(h * 2.39) - w) // 2 if kind == "pillarbox" else 0
             picture = cv2.copyMakeBorder(picture, top, top, side, side, cv2.BORDER_CONSTANT)
+            if kind == "dim":
+                picture = (picture.astype(np.float32) * 0.5).round().astype(np.uint8)
             if i == 0:
                 stream.height, stream.width = picture.shape[:2]
                 stream.pix_fmt = "yuv420p"
@@ -642,11 +646,13 @@ def main() -> None:
     )
     ap.add_argument(
         "--framed",
-        choices=("plain", "letterbox", "pillarbox"),
+        choices=("plain", "letterbox", "pillarbox", "dim"),
         help="score a 640x360 re-encode of the film, framed in black bars (made once in --cache)",
     )
     ap.add_argument(
-        "--whole", action="store_true", help="with --framed: read the frame whole, bars and all"
+        "--whole",
+        action="store_true",
+        help="with --framed: read the frame whole, bars and all, at its own contrast",
     )
     ap.add_argument(
         "--perturb", choices=PERTURBATIONS, help="score the film's frames changed this way"

@@ -24,6 +24,7 @@ import pytest
 from sonicvision.adapters.io import read_timeline
 from sonicvision.adapters.media import MediaResolver
 from sonicvision.cli import main
+from sonicvision.server.detect.motion import MotionDetector
 from sonicvision.server.frames import ANALYSIS_WIDTH, MediaInfo, iter_frames, probe, read_frames
 from sonicvision.server.frames.info import Matte
 from sonicvision.server.options import FoleyOptions
@@ -476,3 +477,51 @@ def test_a_rotated_phone_clip_in_bars_is_read_upright_inside_them(tmp_path):
     frames = read_frames(path, 20, 2, width=None, info=info)
     assert frames.shape == (2, 256, 144, 3)  # upright, the bars gone
     assert read_frame_code(np.rot90(frames[1], -1)) == 21
+
+
+# --- flat pictures ----------------------------------------------------------------------------
+
+
+def impacts_of(frames: np.ndarray, first: int) -> list[int]:
+    det = MotionDetector(threads=1).detect(frames, 24.0)
+    return [first + iv.onset for iv in det.intervals if not iv.continuous]
+
+
+@pytest.mark.parametrize(("first", "count"), [(5371, 59), (6833, 180)])
+def test_a_dim_grade_is_stretched_to_the_cues_of_the_film(first, count, tmp_path):
+    # Two shots of Big Buck Bunny graded half as bright (Bunny ducking behind a tree; the
+    # bunny at work in the meadow): read as they are, each shows a stop that is no contact
+    # (5427, 6909); stretched back to ordinary contrast, what the film shows: none.
+    film = read_frames(MEDIA / "bbb_first_300s.mp4", first, count)
+    dim = [(f.astype(np.float32) * 0.5).round().astype(np.uint8) for f in film]
+    path = encode(tmp_path / "dim.mp4", dim, Fraction(24), options={"qp": "0"})
+    info = probe(path)
+    assert info.stretch is not None and 1.5 <= info.stretch.gain <= 2.5
+    assert any("dim (its pictures span grey levels" in n and "stretched" in n for n in info.notes)
+    stretched = read_frames(path, 0, count, width=None, info=info)
+    as_it_is = read_frames(path, 0, count, width=None, info=replace(info, stretch=None))
+    want = impacts_of(film, first)
+    assert impacts_of(stretched, first) == want
+    assert impacts_of(as_it_is, first) != want, "the dim copy no longer shows a false stop"
+
+
+def test_only_a_dim_picture_is_stretched(tmp_path):
+    rng = np.random.default_rng(3)
+
+    def grey(low: int, high: int) -> np.ndarray:
+        return np.repeat(rng.integers(low, high, (144, 256, 1), dtype=np.uint8), 3, 2)
+
+    info = bars_clip(tmp_path / "dim.mp4", [grey(20, 80) for _ in range(48)])
+    assert info.stretch is not None and 2.2 <= info.stretch.gain <= 3.0
+    read = read_frames(info.path, 20, 1, width=None, info=info)[0]
+    low, high = np.percentile(cv2.cvtColor(read, cv2.COLOR_BGR2GRAY), (1, 99))
+    assert 145 <= high - low <= 175  # ordinary contrast now
+    ordinary = [grey(40, 230) for _ in range(48)]
+    assert bars_clip(tmp_path / "ordinary.mp4", ordinary).stretch is None
+    # Flat but not dim (a plain wall, a generated backdrop): read as it is.
+    assert bars_clip(tmp_path / "wall.mp4", [grey(100, 160) for _ in range(48)]).stretch is None
+    # A fade from black says nothing of the film's contrast: its black frames are not counted.
+    faded = [np.zeros((144, 256, 3), np.uint8)] * 70 + ordinary
+    assert bars_clip(tmp_path / "faded.mp4", faded).stretch is None
+    for name in ("bbb_first_300s.mp4", "bikes.mp4", "vtest.avi", "carphone_pristine.mp4"):
+        assert probe(MEDIA / name).stretch is None, name

@@ -255,9 +255,7 @@ def impact_verdict(
         return "transition"
     if ev.face[t] > 0:
         return "face"
-    if is_periodic(
-        ev, t, rate, cfg.periodic_speed, cfg.periodic_reversals, cfg.periodic_share
-    ):
+    if is_periodic(ev, t, rate, cfg.periodic_speed, cfg.periodic_reversals, cfg.periodic_share):
         return "periodic"
     if ev.stop_area[t] > cfg.impact_region:
         return "large region"

@@ -15,7 +15,7 @@ from av.video.reformatter import VideoReformatter
 
 from sonicvision.errors import MediaError
 
-from .info import Matte, MediaInfo, frame_tolerance, open_media, picture_size, reason
+from .info import Matte, MediaInfo, Stretch, frame_tolerance, open_media, picture_size, reason
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class _Scaler:
     Interlaced frames keep one field (every other line) before the vertical scale; a
     rotated picture is scaled in its coded orientation and then turned upright; a picture in
     black bars (``MediaInfo.matte``) is cut out of them, so analysis sees the film's picture
-    at the analysis width.
+    at the analysis width; a dim one is stretched (``MediaInfo.stretch``).
     """
 
     def __init__(
@@ -97,12 +97,14 @@ class _Scaler:
         interlaced: bool = False,
         matte: Matte | None = None,
         coded: tuple[int, int] = (0, 0),
+        stretch: Stretch | None = None,
     ) -> None:
         w, h = size
         self.turns = (rotation // 90) % 4
         self.size = (h, w) if self.turns % 2 else (w, h)  # in the coded orientation
         self.interlaced = interlaced
         self._reformatter = VideoReformatter()
+        self._table = None if stretch is None else stretch.table()
         # Inside black bars: the whole frame is scaled so that its picture comes out at
         # ``size``, and the picture is cut out of it (cheaper than a full-size copy to crop).
         self.whole, self.at = self.size, (0, 0)
@@ -125,6 +127,8 @@ class _Scaler:
         if self.at != (0, 0) or self.whole != self.size:
             (x, y), (pw, ph) = self.at, self.size
             picture = np.ascontiguousarray(picture[y : y + ph, x : x + pw])
+        if self._table is not None:
+            picture = cv2.LUT(picture, self._table)
         if self.turns:
             picture = np.ascontiguousarray(np.rot90(picture, self.turns))
         return picture
@@ -192,7 +196,8 @@ def _iter_video(
     if count == 0:
         return
     log = DecodeLog()
-    scale = _Scaler(size, info.rotation, info.interlaced, info.matte, (info.width, info.height))
+    coded = (info.width, info.height)
+    scale = _Scaler(size, info.rotation, info.interlaced, info.matte, coded, info.stretch)
     try:
         if start > 0:
             try:

@@ -8,6 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 
 from sonicvision.errors import MediaError
 
@@ -74,6 +75,21 @@ class Matte:
 
 
 @dataclass(frozen=True)
+class Stretch:
+    """A dim picture's grey levels stretched about its ``black`` by ``gain`` for analysis
+    (``span``: the levels its typical picture spans, 1st to 99th percentile)."""
+
+    black: int
+    gain: float
+    span: int
+
+    def table(self) -> np.ndarray:
+        """The 8-bit lookup table (cv2.LUT) that applies it."""
+        levels = self.black + (np.arange(256, dtype=np.float32) - self.black) * self.gain
+        return np.clip(np.round(levels), 0, 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
 class MediaInfo:
     """What analysis needs to know about a picture file.
 
@@ -104,6 +120,7 @@ class MediaInfo:
     notes: tuple[str, ...] = ()
     slot_rate: Fraction = Fraction(0)  # timestamps -> frame index (0: ``stream_rate``)
     matte: Matte | None = None  # the picture inside black bars (None: the whole frame)
+    stretch: Stretch | None = None  # a dim picture's contrast stretch (None: read as it is)
 
     @property
     def display_size(self) -> tuple[int, int]:

@@ -23,7 +23,7 @@ from sonicvision.errors import MediaError
 
 from .decode import DecodeLog, decoded, frames_of
 from .info import IMAGE_SUFFIXES, Cadence, MediaInfo, check_exists, frame_tolerance, reason
-from .matte import find_matte
+from .matte import survey
 
 logger = logging.getLogger(__name__)
 
@@ -76,19 +76,27 @@ def _probe_cached(path: Path, _mtime: int, _size: int) -> MediaInfo:
         container.close()
     if info.is_still:
         return info
-    info = _with_matte(info)
+    info = _with_look(info)
     if info.is_vfr or info.frame_count < 4 * 5:
         return info
     return _with_cadence(info)
 
 
-def _with_matte(info: MediaInfo) -> MediaInfo:
-    """The picture inside black bars, where the file has them (matte.py says how)."""
-    matte = find_matte(info)
-    if matte is None:
+def _with_look(info: MediaInfo) -> MediaInfo:
+    """The picture inside black bars and the stretch a dim one needs (matte.py says how)."""
+    matte, stretch = survey(info)
+    notes = list(info.notes)
+    if matte is not None:
+        coded = (info.width, info.height)
+        notes.append(f"{info.path.name}: {matte.describe(coded)}; read inside the bars")
+    if stretch is not None:
+        notes.append(
+            f"{info.path.name}: dim (its pictures span grey levels {stretch.black}-"
+            f"{stretch.black + stretch.span}); analysed stretched {stretch.gain:g}x"
+        )
+    if matte is None and stretch is None:
         return info
-    note = f"{info.path.name}: {matte.describe((info.width, info.height))}; read inside the bars"
-    return dataclasses.replace(info, matte=matte, notes=(*info.notes, note))
+    return dataclasses.replace(info, matte=matte, stretch=stretch, notes=tuple(notes))
 
 
 def _probe_open(path: Path, container: av.container.InputContainer) -> MediaInfo:
