@@ -53,7 +53,7 @@ _SHORT = 600  # frames: a clip this short with few keyframes is sampled in decod
 
 
 def survey(info: MediaInfo) -> tuple[Matte | None, Stretch | None]:
-    """The picture inside any black bars, and the stretch a flat picture needs (None: none),
+    """The picture inside any black bars, and the stretch a dim picture needs (None: none),
     from pictures spread over ``info``'s file."""
     if info.is_still or info.frame_count < 2:
         return None, None
