@@ -30,10 +30,11 @@ same re-encode as it is), made once into ``--cache``; ``--whole`` reads that cop
 decoder did before it looked at the file's pictures (server/frames/matte.py): the frame whole,
 bars and all, and its contrast as it is.
 
-``--perturb soften|timecode|dim|grain`` scores the film's own analysis frames changed the way
-other copies of a film differ (a picture slightly softer: scaled 5x up and back down; a
-burnt-in timecode window, as on offline and review copies; graded half as bright; film grain,
-Gaussian, 3 grey levels): how many cues stay, come and go. The cuts are the film's.
+``--perturb soften|timecode|dim|washed|grain`` scores the film's own analysis frames changed
+the way other copies of a film differ (a picture slightly softer: scaled 5x up and back down;
+a burnt-in timecode window, as on offline and review copies; graded half as bright; half the
+contrast with its blacks lifted to 64, as ungraded log footage looks; film grain, Gaussian, 3
+grey levels): how many cues stay, come and go. The cuts are the film's.
 
 Decoding and shot finding are the pipeline's own (``scan_clip``); a file the frame reader
 refuses (true VFR) is decoded frame by frame in order instead, at its average rate.
@@ -41,7 +42,7 @@ refuses (true VFR) is decoded frame by frame in order instead, at its average ra
     python bench/spotting_real.py [--media-dir DIR] [--range 170 182] [--only bbb|live]
         [--no-before] [--cache DIR] [--min-confidence 0.5] [--pr] [--list] [--shots]
         [--calibrate] [--framed plain|letterbox|pillarbox|dim [--whole]]
-        [--perturb soften|timecode|dim|grain]
+        [--perturb soften|timecode|dim|washed|grain]
 """
 
 from __future__ import annotations
@@ -240,7 +241,7 @@ def framed_copy(film: Path, kind: str, folder: Path) -> Path:
     return out
 
 
-PERTURBATIONS = ("soften", "timecode", "dim", "grain")
+PERTURBATIONS = ("soften", "timecode", "dim", "washed", "grain")
 
 
 def perturbed(
@@ -252,8 +253,9 @@ def perturbed(
     fps = max(1, round(rate))
     for i, picture in enumerate(pictures, first):
         h, w = picture.shape[:2]
-        if kind == "dim":
-            yield (picture.astype(np.float32) * 0.5).round().astype(np.uint8)
+        if kind in ("dim", "washed"):
+            lift = 64.0 if kind == "washed" else 0.0  # washed: blacks lifted, as ungraded log
+            yield (lift + picture.astype(np.float32) * 0.5).round().astype(np.uint8)
         elif kind == "grain":
             noise = rng.normal(0.0, 3.0, picture.shape[:2])[..., None]
             yield np.clip(picture + noise, 0, 255).round().astype(np.uint8)
