@@ -110,6 +110,11 @@ class ClipResult:
     cached: bool = False
 
 
+def _cache_name(path: Path, first: int, count: int | None, whole: bool) -> str:
+    """The cache file of ``path``'s decoded frames (``whole``: read bars and all)."""
+    return f"{path.stem}_{first}_{count}{'_whole' if whole else ''}.npz"
+
+
 def decoded(
     path: Path, first: int, count: int | None, cache: Path | None, whole: bool = False
 ) -> tuple[float, list[tuple[int, int, int, int]], Iterator[np.ndarray]]:
@@ -117,7 +122,7 @@ def decoded(
     ``whole``: the whole frame, any black bars read as picture."""
     key = None
     if cache is not None:
-        key = cache / f"{path.stem}_{first}_{count}{'_whole' if whole else ''}.npz"
+        key = cache / _cache_name(path, first, count, whole)
         if key.exists():
             data = np.load(key)
             return float(data["rate"]), [tuple(s) for s in data["shots"]], iter(data["frames"])
@@ -183,8 +188,7 @@ def find_events(
 ) -> ClipResult:
     """Decode (or read the cache) and detect shot by shot, as the pipeline does."""
     t0, c0 = time.perf_counter(), time.process_time()
-    key = f"{path.stem}_{first}_{count}{'_whole' if whole else ''}.npz"
-    cached = cache is not None and (cache / key).exists()
+    cached = cache is not None and (cache / _cache_name(path, first, count, whole)).exists()
     rate, shots, pictures = decoded(path, first, count, cache, whole)
     if perturb:
         pictures = perturbed(pictures, perturb, first, rate)
@@ -649,7 +653,7 @@ def main() -> None:
     ap.add_argument(
         "--framed",
         choices=("plain", "letterbox", "pillarbox", "dim"),
-        help="score a 640x360 re-encode of the film, framed in black bars (made once in --cache)",
+        help="score a 640x360 re-encode of the film, in black bars or dim (made once in --cache)",
     )
     ap.add_argument(
         "--whole",
